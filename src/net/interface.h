@@ -5,8 +5,8 @@
 
 #include "net/net.h"
 
-#define HS_IF_NAME_MAX   32
-#define HS_IF_MAX_QUEUES 8
+#define HS_IF_NAME_MAX    32
+#define HS_IF_MAX_QUEUES  8
 #define HS_IF_DEFAULT_MTU 1500
 
 typedef struct hs_interface hs_interface_t;
@@ -31,6 +31,9 @@ typedef struct {
 } hs_device_class_t;
 
 typedef struct {
+    /* rx: what the driver delivered; rx_drops: dropped by ethernet-input (not for us,
+     * unknown ethertype, ...) plus what the driver lost. tx: what the driver took;
+     * tx_drops: interface down or the driver's queue full. */
     uint64_t rx_packets, rx_bytes, rx_drops;
     uint64_t tx_packets, tx_bytes, tx_drops;
 } hs_if_counters_t;
@@ -59,17 +62,22 @@ struct hs_interface {
     hs_vec_t ip4_addrs;         /* hs_ip4_if_addr_t */
 };
 
-/* Registers a device as an interface, assigning its queues to workers round-robin.
- * -EEXIST when the name is taken, -EINVAL for a bad name or MAC, -ENOMEM. */
-int hs_interface_create(hs_net_t *net, const char *name, const hs_device_class_t *dc,
-                        void *dev, const uint8_t mac[6], uint32_t n_queues,
-                        const int *queue_fds, uint32_t *sw_if_index);
+/* Registers a device as an interface (admin down, MTU 1500, table 0), assigning its
+ * queues to workers round-robin (each to the worker polling the fewest). name: 1..31 of
+ * [A-Za-z0-9._-]; mac: unicast, not zero; n_queues: 1..HS_IF_MAX_QUEUES; queue_fds may be
+ * NULL (polled only). -EEXIST when the name is taken, -EINVAL for a bad argument, -ENOENT
+ * when the class's input node is not registered, -ENOMEM. */
+int hs_interface_create(hs_net_t *net, const char *name, const hs_device_class_t *dc, void *dev,
+                        const uint8_t mac[6], uint32_t n_queues, const int *queue_fds,
+                        uint32_t *sw_if_index);
 /* Removes addresses and routes, releases the device, frees the slot. */
 int hs_interface_delete(hs_net_t *net, uint32_t sw_if_index);
 
 hs_interface_t *hs_interface_get(hs_net_t *net, uint32_t sw_if_index);
 hs_interface_t *hs_interface_by_name(hs_net_t *net, const char *name);
 
+/* Calls dev_class->set_admin when present (its error is returned, state unchanged).
+ * Going down flushes the interface's ARP entries, like Linux. -ENOENT for a bad index. */
 int hs_interface_set_admin(hs_net_t *net, uint32_t sw_if_index, bool up);
 /* MTU from 576 to 9000: -EINVAL otherwise. */
 int hs_interface_set_mtu(hs_net_t *net, uint32_t sw_if_index, uint32_t mtu);
@@ -86,7 +94,20 @@ static inline hs_if_counters_t *hs_if_counters(hs_interface_t *ifc, hs_net_worke
 }
 
 /* The input node body shared by every device class: polls the worker's queues of that
- * class, counts, starts traces, captures pcap, and hands frames to ethernet-input. */
+ * class on admin-up interfaces (up to HS_FRAME_SIZE frames per queue per call), counts rx
+ * packets and bytes, starts traces, captures pcap, and hands frames to next slot 0.
+ * So every input node registration must list "ethernet-input" as its next slot 0, and
+ * may use hs_device_format_trace as its format_trace:
+ *
+ *   static const char *const tap_next[] = {"ethernet-input"};
+ *   static const hs_node_reg_t tap_input = {.name = "tap-input", .fn = tap_input_fn,
+ *       .type = HS_NODE_INPUT, .n_next = 1, .next_nodes = tap_next,
+ *       .format_trace = hs_device_format_trace};
+ *   static uint32_t tap_input_fn(hs_graph_rt_t *rt, hs_node_rt_t *node, const uint32_t *bis,
+ *                                uint32_t n) { return hs_device_input(rt, node, &tap_class); }
+ */
 uint32_t hs_device_input(hs_graph_rt_t *rt, hs_node_rt_t *node, const hs_device_class_t *dc);
+/* Formats the record hs_device_input adds: "hs0 (index 0) queue 0: 98 bytes". */
+void hs_device_format_trace(char *out, size_t len, const void *data, uint32_t data_len);
 
 #endif
