@@ -14,9 +14,11 @@
 
 #define NET_DEFAULT_BUFFERS 32768
 
-static int net_register_layers(hs_net_t *net)
+static int net_register_layers(hs_net_t *net, const hs_net_config_t *cfg)
 {
     int rv;
+    if (cfg->register_nodes && (rv = cfg->register_nodes(net, cfg->register_ctx)) < 0)
+        return rv;
     if ((rv = hs_ethernet_init(net)) < 0 || (rv = hs_arp_init(net)) < 0 ||
         (rv = hs_ip4_init(net)) < 0 || (rv = hs_devices_init(net)) < 0)
         return rv;
@@ -64,7 +66,7 @@ int hs_net_create(hs_net_t **out, const hs_net_config_t *cfg)
     if (rv == 0)
         rv = hs_buf_pool_init(&net->bufs, cfg->n_buffers ? cfg->n_buffers : NET_DEFAULT_BUFFERS);
     if (rv == 0)
-        rv = net_register_layers(net);
+        rv = net_register_layers(net, cfg);
     if (rv == 0) {
         net->workers = calloc(cfg->n_workers, sizeof(*net->workers));
         rv = net->workers ? 0 : -ENOMEM;

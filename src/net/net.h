@@ -26,6 +26,10 @@ typedef struct {
     uint32_t n_workers; /* data-plane runtimes, at least 1 */
     uint32_t n_buffers; /* 0: default (32768) */
     hs_clock_t *clock;  /* real or virtual; not owned */
+    /* Optional: upper layers (tcp4-input, udp4-input) register their nodes here. It runs
+     * before the IPv4 layer's init, so ip4-local finds them by name. */
+    int (*register_nodes)(hs_net_t *net, void *ctx);
+    void *register_ctx;
 } hs_net_config_t;
 
 /* An rx queue a worker polls. */
