@@ -34,8 +34,13 @@ int hs_vec_reserve(hs_vec_t *v, uint32_t cap)
 
 void *hs_vec_push(hs_vec_t *v, const void *elem)
 {
+    /* elem may point into v itself (pushing a copy of an element): growing moves it. */
+    uintptr_t d = (uintptr_t)v->data, src = (uintptr_t)elem;
+    bool inside = elem && src >= d && src < d + (size_t)v->len * v->elem_size;
     if (v->len == UINT32_MAX || hs_vec_reserve(v, v->len + 1) < 0)
         return NULL;
+    if (inside)
+        elem = (const uint8_t *)v->data + (src - d);
     void *e = hs_vec_at(v, v->len++);
     if (elem)
         memcpy(e, elem, v->elem_size);
@@ -56,6 +61,8 @@ bool hs_vec_pop(hs_vec_t *v, void *out)
 
 void hs_vec_del_swap(hs_vec_t *v, uint32_t i)
 {
+    if (i >= v->len)
+        return;
     if (i + 1 != v->len)
         memcpy(hs_vec_at(v, i), hs_vec_at(v, v->len - 1), v->elem_size);
     v->len--;
@@ -63,6 +70,8 @@ void hs_vec_del_swap(hs_vec_t *v, uint32_t i)
 
 void hs_vec_del_ordered(hs_vec_t *v, uint32_t i)
 {
+    if (i >= v->len)
+        return;
     memmove(hs_vec_at(v, i), hs_vec_at(v, i + 1), (size_t)(v->len - i - 1) * v->elem_size);
     v->len--;
 }
