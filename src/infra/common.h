@@ -18,14 +18,14 @@
 #define HS_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
 /* Round x up to a multiple of a; a must be a power of two. */
-#define HS_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define HS_IS_POW2(x)     ((x) != 0 && ((x) & ((x) - 1)) == 0)
+#define HS_ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define HS_IS_POW2(x)     ((x) != 0 && ((x) & ((x)-1)) == 0)
 
 #define HS_CACHE_ALIGNED __attribute__((aligned(HS_CACHE_LINE)))
 #define HS_UNUSED        __attribute__((unused))
 #define HS_PACKED        __attribute__((packed))
 
-#define HS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define HS_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static inline uint64_t hs_next_pow2_u64(uint64_t x)
 {

@@ -16,11 +16,11 @@ typedef struct {
     uint32_t *free_list; /* stack of free slot indices */
     uint32_t n_free;
     uint32_t n_chunks;
-    uint32_t high;       /* slots ever handed out: [0, high) are valid indices */
+    uint32_t high; /* slots ever handed out: [0, high) are valid indices */
     uint32_t n_used;
     uint32_t elem_size;
     uint32_t chunk_shift;
-    uint32_t max_elems;  /* hard cap; get fails with NULL beyond it */
+    uint32_t max_elems; /* hard cap; get fails with NULL beyond it */
 } hs_pool_t;
 
 /* max_elems 0 means "up to 2^31". Returns 0 or -EINVAL. */

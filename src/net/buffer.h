@@ -13,9 +13,9 @@
 #define HS_FRAME_SIZE    256 /* buffers per vector handed to a node */
 
 enum {
-    HS_BUF_F_NEXT = 1u << 0,       /* next names the following buffer of the chain */
-    HS_BUF_F_TRACED = 1u << 1,     /* packet trace is on for this packet */
-    HS_BUF_F_L4_CSUM_OK = 1u << 2, /* the driver (vnet_hdr) validated the L4 checksum */
+    HS_BUF_F_NEXT = 1u << 0,         /* next names the following buffer of the chain */
+    HS_BUF_F_TRACED = 1u << 1,       /* packet trace is on for this packet */
+    HS_BUF_F_L4_CSUM_OK = 1u << 2,   /* the driver (vnet_hdr) validated the L4 checksum */
     HS_BUF_F_L4_CSUM_TODO = 1u << 3, /* L4 checksum left for the device to fill (offload) */
     HS_BUF_F_LOCALLY_MADE = 1u << 4, /* built by the stack (replies, TCP output) */
 };
@@ -37,16 +37,16 @@ typedef struct hs_buf {
     uint16_t csum_offset;    /* offload: where to store it, from csum_start */
     uint16_t gso_size;       /* segment size when the buffer carries a GSO frame */
     uint16_t pad0;
-    uint32_t opaque[6];      /* per-layer scratch, see the layer's accessor */
+    uint32_t opaque[6]; /* per-layer scratch, see the layer's accessor */
     uint8_t data[HS_BUF_HEADROOM + HS_BUF_DATA_SIZE];
 } hs_buf_t;
 
 _Static_assert(offsetof(hs_buf_t, data) == HS_CACHE_LINE, "metadata must fill one cache line");
 
 typedef struct {
-    uint8_t *base;          /* n_buffers * sizeof(hs_buf_t), page aligned */
+    uint8_t *base; /* n_buffers * sizeof(hs_buf_t), page aligned */
     uint32_t n_buffers;
-    pthread_mutex_t lock;   /* guards free_list: taken only when a worker cache refills/spills */
+    pthread_mutex_t lock; /* guards free_list: taken only when a worker cache refills/spills */
     uint32_t *free_list;
     uint32_t n_free;
     uint64_t alloc_failures;

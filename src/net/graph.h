@@ -30,7 +30,7 @@ typedef struct {
     uint16_t n_next;
     const char *const *next_nodes; /* names, resolved when the graph is finalized */
     uint16_t n_errors;
-    const char *const *errors;     /* reason strings for show errors, by code */
+    const char *const *errors; /* reason strings for show errors, by code */
     hs_node_format_trace_fn_t format_trace;
 } hs_node_reg_t;
 
@@ -86,10 +86,10 @@ struct hs_graph_rt {
     hs_graph_t *graph;
     hs_node_rt_t *nodes; /* one per graph node */
     uint32_t n_nodes;
-    hs_vec_t run_list;   /* node indices with pending buffers */
-    hs_vec_t frame;      /* scratch copy of the vector being processed */
-    hs_vec_t to_free;    /* dropped buffers, freed at the end of the dispatch */
-    hs_vec_t trace;      /* hs_trace_rec_t */
+    hs_vec_t run_list; /* node indices with pending buffers */
+    hs_vec_t frame;    /* scratch copy of the vector being processed */
+    hs_vec_t to_free;  /* dropped buffers, freed at the end of the dispatch */
+    hs_vec_t trace;    /* hs_trace_rec_t */
     uint32_t n_traced;
     hs_buf_cache_t *bufs;
     uint64_t now_ns; /* time of this dispatch, injected by the caller */
@@ -109,8 +109,7 @@ void hs_graph_dispatch(hs_graph_rt_t *rt);
 void hs_graph_enqueue(hs_graph_rt_t *rt, uint32_t node_index, uint32_t bi);
 
 /* Hands bi to the node's next slot. */
-static inline void hs_node_next(hs_graph_rt_t *rt, hs_node_rt_t *node, uint16_t slot,
-                                uint32_t bi)
+static inline void hs_node_next(hs_graph_rt_t *rt, hs_node_rt_t *node, uint16_t slot, uint32_t bi)
 {
     hs_graph_enqueue(rt, node->node->next_index[slot], bi);
 }

@@ -45,7 +45,7 @@ struct hs_net_worker {
     hs_graph_rt_t rt;
     hs_vec_t rx_queues; /* hs_rx_queue_ref_t */
     struct hs_ip4_worker *ip4;
-    uint64_t now_ns;           /* time of the current poll */
+    uint64_t now_ns; /* time of the current poll */
     uint64_t next_housekeep_ns;
 };
 

@@ -24,8 +24,8 @@ typedef struct {
     uint32_t lcl_ip, rmt_ip; /* host order */
     uint16_t lcl_port, rmt_port;
     uint8_t proto;
-    uint8_t worker;        /* owning data-plane worker */
-    uint32_t conn_index;   /* in the transport's per-worker pool */
+    uint8_t worker;         /* owning data-plane worker */
+    uint32_t conn_index;    /* in the transport's per-worker pool */
     uint32_t session_index; /* in the session layer's per-worker pool */
 } hs_transport_conn_t;
 
@@ -53,16 +53,23 @@ typedef struct {
     /* Once per worker iteration at time now_ns: expire timers, send what is pending. */
     void (*poll)(struct hs_session_worker *sw, uint64_t now_ns);
     /* One line (or a block when verbose) for show session. */
-    void (*format)(struct hs_session_worker *sw, uint32_t conn_index, bool verbose,
-                   hs_str_t *out);
+    void (*format)(struct hs_session_worker *sw, uint32_t conn_index, bool verbose, hs_str_t *out);
+    /* Optional (may be NULL): the earliest time poll has work (the next timer), or
+     * UINT64_MAX when none. An idle worker sleeps until then, a simulation jumps its
+     * virtual clock there; without it the session layer polls every millisecond. */
+    uint64_t (*next_timer_ns)(struct hs_session_worker *sw);
 } hs_transport_vft_t;
 
 /* ---- calls a transport makes into the session layer ---- */
 
+/* The transport's own per-worker state on this worker (TCP: its hs_tcp_worker_t), as the
+ * stack set it up (hs_session_worker_set_transport); NULL when none. How a vft function
+ * finds its state from sw, which is opaque to the transport. */
+void *hs_session_transport_worker(struct hs_session_worker *sw, uint8_t proto);
+
 /* Lookup of an established connection (exact 5-tuple); returns the connection index or -1. */
 int hs_session_lookup_conn4(struct hs_session_worker *sw, uint8_t proto, uint32_t fib_index,
-                            uint32_t lcl_ip, uint16_t lcl_port, uint32_t rmt_ip,
-                            uint16_t rmt_port);
+                            uint32_t lcl_ip, uint16_t lcl_port, uint32_t rmt_ip, uint16_t rmt_port);
 /* Lookup of a listener (exact address first, then wildcard 0.0.0.0); listener index or -1. */
 int hs_session_lookup_listener4(struct hs_session_worker *sw, uint8_t proto, uint32_t fib_index,
                                 uint32_t lcl_ip, uint16_t lcl_port);
@@ -87,10 +94,15 @@ void hs_session_notify_rx(struct hs_session_worker *sw, uint32_t session_index);
 void hs_session_notify_tx(struct hs_session_worker *sw, uint32_t session_index);
 /* The peer closed its side (TCP: FIN received). */
 void hs_session_transport_closing(struct hs_session_worker *sw, uint32_t session_index);
-/* The peer reset the connection. */
+/* The peer reset the connection. The transport still calls hs_session_transport_closed
+ * when it lets go of the session (it may do so right after this call). */
 void hs_session_transport_reset(struct hs_session_worker *sw, uint32_t session_index);
-/* The transport is done with the connection (TCP: after TIME_WAIT or the final ACK); the
- * session may be freed once the app has closed too. */
+/* The transport is done with the session: it will not send or receive data for it again
+ * and will not touch its FIFOs or name session_index again. TCP calls it when the
+ * connection reaches CLOSED, or already when it enters TIME_WAIT (the connection may
+ * linger there without its session, like VPP), and after a reset (sent or received).
+ * The session is freed at a safe point once the app has closed too. Not called after a
+ * failed connect (hs_session_connected with tc NULL) or a refused accept. */
 void hs_session_transport_closed(struct hs_session_worker *sw, uint32_t session_index);
 
 #endif
