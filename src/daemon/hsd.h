@@ -20,6 +20,7 @@ typedef struct hs_daemon {
     hs_daemon_opts_t opts;
     hs_clock_t clock;
     hs_net_t *net;
+    struct hs_session_main *sm; /* sessions, TCP, builtin apps */
     hs_workers_t workers;
     hs_cli_t cli;
     hs_ctl_server_t server;
@@ -37,6 +38,7 @@ int hs_cli_if_register(hs_cli_t *cli);
 int hs_cli_ip_register(hs_cli_t *cli);
 int hs_cli_stats_register(hs_cli_t *cli);
 int hs_cli_trace_register(hs_cli_t *cli);
+int hs_cli_session_register(hs_cli_t *cli);
 
 /* For commands: the interface named by the next word, with an error sentence naming it
  * and the fix when there is none. */

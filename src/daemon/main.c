@@ -3,6 +3,7 @@
 #include "daemon/hsd.h"
 #include "hs/ctl.h"
 #include "infra/log.h"
+#include "session/stack.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -134,7 +135,8 @@ static int setup_cli(hs_daemon_t *d)
     hs_cli_init(&d->cli, d);
     int rv;
     if ((rv = hs_cli_if_register(&d->cli)) < 0 || (rv = hs_cli_ip_register(&d->cli)) < 0 ||
-        (rv = hs_cli_stats_register(&d->cli)) < 0 || (rv = hs_cli_trace_register(&d->cli)) < 0)
+        (rv = hs_cli_stats_register(&d->cli)) < 0 || (rv = hs_cli_trace_register(&d->cli)) < 0 ||
+        (rv = hs_cli_session_register(&d->cli)) < 0)
         return rv;
     return 0;
 }
@@ -144,10 +146,14 @@ static int setup(hs_daemon_t *d)
     char err[256] = "";
     hs_clock_init_real(&d->clock);
     d->start_ns = hs_clock_mono_ns();
-    hs_net_config_t cfg = {.n_workers = HS_MAX(d->opts.n_workers, 1u), .clock = &d->clock};
+    hs_net_config_t cfg = {.n_workers = HS_MAX(d->opts.n_workers, 1u),
+                           .clock = &d->clock,
+                           .register_nodes = hs_session_register_nodes};
     int rv = hs_net_create(&d->net, &cfg);
     if (rv < 0)
         return rv; /* hs_net_create logged why */
+    if ((rv = hs_session_main_create(&d->sm, d->net, NULL)) < 0)
+        return rv; /* logged */
     if ((rv = setup_cli(d)) < 0 || (rv = open_loop_fds(d)) < 0) {
         HS_LOG_ERR("hsd", "cannot set up the main loop: %s", strerror(-rv));
         return rv;
@@ -160,7 +166,7 @@ static int setup(hs_daemon_t *d)
         fprintf(stderr, "hsd: %s\n", err);
         return rv;
     }
-    rv = hs_workers_start(&d->workers, d->net, d->opts.n_workers, d->opts.poll_mode);
+    rv = hs_workers_start(&d->workers, d->net, d->sm, d->opts.n_workers, d->opts.poll_mode);
     if (rv == 0 && d->opts.n_workers == 0)
         rv = add_fd(d, hs_workers_main_fd(&d->workers), HS_EV_RX);
     if (rv < 0) {
@@ -203,12 +209,25 @@ static void dispatch(hs_daemon_t *d, const struct epoll_event *ev)
     }
 }
 
+/* How long the main thread may sleep: for ever, unless it runs the data plane, whose
+ * transport timers (delayed ACKs, retransmissions) must fire on time. */
+static int idle_timeout_ms(hs_daemon_t *d)
+{
+    if (d->opts.n_workers > 0)
+        return -1;
+    uint64_t now = hs_clock_mono_ns();
+    uint64_t due = hs_session_stack_next_ns(d->net, d->sm, 0, now);
+    if (due == UINT64_MAX)
+        return -1;
+    return due > now ? (int)HS_MIN((due - now + HS_NS_PER_MS - 1) / HS_NS_PER_MS, 60000u) : 0;
+}
+
 static int main_loop(hs_daemon_t *d)
 {
     bool busy = false;
     struct epoll_event ev[32];
     while (!d->quit) {
-        int n = epoll_wait(d->epfd, ev, 32, busy ? 0 : -1);
+        int n = epoll_wait(d->epfd, ev, 32, busy ? 0 : idle_timeout_ms(d));
         if (n < 0 && errno != EINTR) {
             HS_LOG_ERR("hsd", "epoll_wait: %s", strerror(errno));
             return -errno;
@@ -226,7 +245,8 @@ static void teardown(hs_daemon_t *d)
     if (d->server_open)
         hs_ctl_server_close(&d->server);
     hs_workers_stop(&d->workers);
-    hs_net_destroy(d->net); /* deletes the interfaces: taps disappear */
+    hs_session_main_destroy(d->sm); /* before the packet path it sends through */
+    hs_net_destroy(d->net);         /* deletes the interfaces: taps disappear */
     hs_cli_free(&d->cli);
     if (d->timerfd >= 0)
         close(d->timerfd);

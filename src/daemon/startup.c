@@ -58,6 +58,7 @@ int hs_demo_run(hs_daemon_t *d)
         "create tap name hs0 host-ip 10.10.0.1/24",
         "set interface ip address hs0 10.10.0.2/24",
         "set interface state hs0 up",
+        "test echo server uri tcp://10.10.0.2/7",
     };
     for (size_t i = 0; i < HS_ARRAY_LEN(cmds); i++) {
         hs_str_t out = {0};
@@ -70,6 +71,7 @@ int hs_demo_run(hs_daemon_t *d)
     }
     printf("hsd: demo ready: tap hs0, host 10.10.0.1/24, stack 10.10.0.2 \u2014 try: ping "
            "10.10.0.2\n");
+    printf("hsd: echo server on tcp://10.10.0.2/7 \u2014 try: socat - TCP:10.10.0.2:7\n");
     fflush(stdout);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "daemon/workers.h"
 #include "infra/log.h"
 #include "net/interface.h"
+#include "session/session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,10 +53,14 @@ static void rebuild_all(hs_workers_t *ws)
         rebuild_rx_set(ws, &ws->threads[i]);
 }
 
-/* One data-plane iteration; true while the thread should poll again at once. */
+/* One data-plane iteration (the packet path, then the session layer: transport timers,
+ * app events and app requests); true while the thread should poll again at once. */
 static bool poll_once(hs_wthread_t *t, uint64_t now)
 {
     uint32_t n = hs_net_worker_poll(t->wk, now);
+    uint32_t events = 0;
+    if (t->ws->sm)
+        events = hs_session_worker_poll(hs_session_worker(t->ws->sm, t->index), now);
     t->loops++;
     if (n) {
         t->packets += n;
@@ -63,12 +68,23 @@ static bool poll_once(hs_wthread_t *t, uint64_t now)
         t->empty_wakeups = 0;
         return true;
     }
+    if (events)
+        return true; /* what the apps asked for may have made more work */
     return t->ws->poll_mode || t->must_poll || now - t->last_rx_ns < HS_WORKER_SPIN_NS;
+}
+
+/* When the thread must be up again without rx: housekeeping or a transport timer. */
+static uint64_t next_due(hs_wthread_t *t, uint64_t now)
+{
+    uint64_t due = t->wk->next_housekeep_ns;
+    if (t->ws->sm)
+        due = HS_MIN(due, hs_session_worker_next_ns(hs_session_worker(t->ws->sm, t->index), now));
+    return due;
 }
 
 static void sleep_in_epoll(hs_wthread_t *t, uint64_t now)
 {
-    uint64_t due = t->wk->next_housekeep_ns;
+    uint64_t due = next_due(t, now);
     int timeout_ms = due > now ? (int)((due - now + HS_NS_PER_MS - 1) / HS_NS_PER_MS) : 0;
     struct epoll_event ev[16];
     t->sleeps++;
@@ -144,10 +160,12 @@ static int thread_init(hs_workers_t *ws, uint32_t i)
     return epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wake_fd, &ev) < 0 ? -errno : 0;
 }
 
-int hs_workers_start(hs_workers_t *ws, hs_net_t *net, uint32_t n_threads, bool poll_mode)
+int hs_workers_start(hs_workers_t *ws, hs_net_t *net, struct hs_session_main *sm,
+                     uint32_t n_threads, bool poll_mode)
 {
     memset(ws, 0, sizeof(*ws));
     ws->net = net;
+    ws->sm = sm;
     ws->n_threads = n_threads;
     ws->poll_mode = poll_mode;
     pthread_mutex_init(&ws->lock, NULL);

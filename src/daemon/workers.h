@@ -18,6 +18,7 @@
 #define HS_WORKER_MAX_EMPTY_WAKEUPS 64
 
 typedef struct hs_workers hs_workers_t;
+struct hs_session_main;
 
 typedef struct {
     hs_workers_t *ws;
@@ -37,8 +38,9 @@ typedef struct {
 
 struct hs_workers {
     hs_net_t *net;
-    uint32_t n_threads;    /* 0: the main thread runs the data plane */
-    bool poll_mode;        /* never sleep */
+    struct hs_session_main *sm; /* NULL: none; else polled after the net each iteration */
+    uint32_t n_threads;         /* 0: the main thread runs the data plane */
+    bool poll_mode;             /* never sleep */
     hs_wthread_t *threads; /* max(1, n_threads); [0] is the main thread's when n_threads == 0 */
     pthread_mutex_t lock;
     pthread_cond_t parked_cv;  /* a thread parked */
@@ -50,8 +52,9 @@ struct hs_workers {
 };
 
 /* Sets up n_threads data-plane threads over net (which has max(1, n_threads) workers)
- * and starts them. 0 or -errno. */
-int hs_workers_start(hs_workers_t *ws, hs_net_t *net, uint32_t n_threads, bool poll_mode);
+ * and the session layer sm over it (NULL: none), and starts them. 0 or -errno. */
+int hs_workers_start(hs_workers_t *ws, hs_net_t *net, struct hs_session_main *sm,
+                     uint32_t n_threads, bool poll_mode);
 /* Stops and joins the threads and frees everything. */
 void hs_workers_stop(hs_workers_t *ws);
 
