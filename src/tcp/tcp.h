@@ -138,6 +138,7 @@ typedef struct hs_tcp_conn {
     /* congestion control (tcp_cc.h) and loss recovery */
     uint32_t cwnd, ssthresh;
     uint32_t recover;     /* RFC 6582 */
+    uint32_t sack_high;   /* highest end of a SACK block the peer reported (RFC 6675) */
     uint32_t bytes_acked; /* congestion avoidance byte counting (RFC 5681 3.1) */
     uint64_t cc_data[2];  /* the algorithm's own state */
 

@@ -42,11 +42,34 @@ void hs_tcp_ack_new(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *
 
 /* RFC 5681 2: a duplicate ACK acknowledges nothing new while data is outstanding, carries no
  * data, SYN or FIN, and leaves the window as it was. */
-static bool is_dupack(const hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
+/* True when a SACK block reports data above anything reported before; remembers it. */
+static bool sack_reports_new(hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
 {
-    return seg->ack == tc->snd_una && tc->snd_max != tc->snd_una && seg->payload_len == 0 &&
-           !(seg->flags & (HS_TCP_SYN | HS_TCP_FIN)) &&
-           ((uint32_t)seg->wnd << tc->snd_wscale) == tc->snd_wnd;
+    uint32_t high = hs_seq_gt(tc->sack_high, tc->snd_una) ? tc->sack_high : tc->snd_una;
+    bool fresh = false;
+    for (uint8_t i = 0; i < seg->n_sack; i++) {
+        uint32_t end = seg->sack[i].end;
+        if (hs_seq_gt(end, high) && !hs_seq_gt(end, tc->snd_max)) {
+            high = end;
+            fresh = true;
+        }
+    }
+    tc->sack_high = high;
+    return fresh;
+}
+
+/* RFC 5681 2 "duplicate acknowledgment": no data, same window. With SACK, RFC 6675 2 also
+ * counts an ACK that reports newly SACKed data even when it carries data or moves the
+ * window: a Linux receiver grows its window on almost every ACK, and an echo's duplicate
+ * ACKs carry data, so without this every loss would wait for the RTO. */
+static bool is_dupack(hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
+{
+    if (seg->ack != tc->snd_una || tc->snd_max == tc->snd_una ||
+        (seg->flags & (HS_TCP_SYN | HS_TCP_FIN)))
+        return false;
+    if (seg->n_sack && sack_reports_new(tc, seg))
+        return true;
+    return seg->payload_len == 0 && ((uint32_t)seg->wnd << tc->snd_wscale) == tc->snd_wnd;
 }
 
 /* RFC 5681 3.2 and RFC 6582 3.2 steps 1-2: the third duplicate ACK starts fast retransmit

@@ -60,9 +60,11 @@ static void ack_policy(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t bytes, b
         tc->flags |= HS_TCP_F_ACK_NOW;
     } else if (tc->quickacks) {
         tc->quickacks--;
-        tc->flags |= HS_TCP_F_ACK_NOW;
+        tc->flags |= HS_TCP_F_ACK_NOW | HS_TCP_F_ACK_SEG;
     } else if (tc->rcv_unacked >= 2u * tc->rcv_smss) {
-        tc->flags |= HS_TCP_F_ACK_NOW;
+        /* Every second full-sized segment is ACKed before the next one is processed, even
+         * within one vector: the sender's slow start grows per ACK (RFC 3465 L = 2). */
+        tc->flags |= HS_TCP_F_ACK_NOW | HS_TCP_F_ACK_SEG;
     } else {
         tc->flags |= HS_TCP_F_DELACK;
         hs_tcp_timer_start(tw, tc, HS_TCP_T_DELACK, tw->cfg.delack_ns);
