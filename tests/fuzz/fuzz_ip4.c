@@ -1,17 +1,25 @@
 /* libFuzzer target over the packet path: each input is a few Ethernet frames received on
- * one interface of a real hs_net_t (a fake device: rx from the input, tx checked and
+ * one interface of a whole stack (a fake device: rx from the input, tx checked and
  * discarded), run through ethernet-input, ARP, IPv4 (reassembly, local delivery, ICMP,
- * lookup, fragmentation, rewrite) on a virtual clock. Besides crashes it checks that every
- * frame the stack sends is a well-formed IPv4 or ARP frame and that no buffer leaks.
+ * lookup, fragmentation, rewrite) and TCP (tcp4-input, a builtin echo server listening on
+ * port 7) on a virtual clock. Besides crashes it checks that every frame the stack sends is
+ * a well-formed IPv4 or ARP frame and that no buffer leaks.
  *
  * Input: frames, each a 2-byte big-endian length and that many bytes (a short last frame
- * takes what is left). See run.sh for the build and tests/fuzz/corpus for seeds. */
+ * takes what is left). A length with its top bit set asks the harness to fill in the IPv4
+ * header and TCP/UDP/ICMP checksums of that frame first, so that mutations reach the
+ * transports instead of dying at the checksum checks. See run.sh for the build and
+ * tests/fuzz/corpus for seeds. */
 #include "net/arp.h"
+#include "net/checksum.h"
 #include "net/fib.h"
 #include "net/interface.h"
 #include "net/ip4.h"
 #include "net/net.h"
+#include "session/echo.h"
+#include "session/stack.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,7 @@
 #define FUZZ_N_BUFFERS    4096
 
 typedef struct {
+    uint8_t fixed[FUZZ_MAX_FRAMES][FUZZ_MAX_FRAME]; /* frames whose checksums were filled in */
     const uint8_t *frames[FUZZ_MAX_FRAMES];
     uint32_t lens[FUZZ_MAX_FRAMES];
     uint32_t n, next;
@@ -32,6 +41,7 @@ typedef struct {
 typedef struct {
     hs_clock_t clock;
     hs_net_t *net;
+    hs_session_main_t *sm;
     fuzz_dev_t dev;
     uint32_t sw_if_index;
     uint64_t inputs;
@@ -126,7 +136,7 @@ static int register_nodes(hs_net_t *net, void *ctx)
 {
     (void)ctx;
     int rv = hs_graph_add_node(&net->graph, &fuzz_input);
-    return rv < 0 ? rv : 0;
+    return rv < 0 ? rv : hs_session_register_nodes(net, ctx);
 }
 
 static void must(int rv, const char *what)
@@ -148,6 +158,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                            .clock = &fz.clock,
                            .register_nodes = register_nodes};
     must(hs_net_create(&fz.net, &cfg), "hs_net_create");
+    must(hs_session_main_create(&fz.sm, fz.net, NULL), "hs_session_main_create");
     must(hs_interface_create(fz.net, "fz0", &fuzz_class, &fz.dev, mac, 1, NULL, &fz.sw_if_index),
          "hs_interface_create");
     /* 10.77.9.2/24 with the kernel-like peer .1 static; other neighbors resolve by ARP. */
@@ -161,7 +172,38 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                           .next_hop = 0x0a4d0901};
     must(hs_fib_add(fz.net, 0, &def), "default route");
     must(hs_interface_set_admin(fz.net, fz.sw_if_index, true), "admin up");
+    hs_echo_server_t *es;
+    hs_endpoint_t ep = {.fib_index = 0, .ip = 0x0a4d0902, .port = 7};
+    must(hs_echo_server_start(fz.sm, &ep, &es), "echo server");
     return 0;
+}
+
+/* Fills in the IPv4 header checksum and, for an unfragmented TCP, UDP or ICMP datagram
+ * that fits the frame, its transport checksum. Anything that does not parse is left as is. */
+static void fix_checksums(uint8_t *f, uint32_t len)
+{
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00)
+        return;
+    uint8_t *ip = f + 14;
+    uint32_t ihl = (ip[0] & 0x0f) * 4u, tot = (uint32_t)(ip[2] << 8 | ip[3]);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || 14 + tot > len)
+        return;
+    ip[10] = ip[11] = 0;
+    uint16_t c = hs_csum(ip, ihl);
+    memcpy(ip + 10, &c, 2);
+    if ((ip[6] & 0x3f) || ip[7]) /* a fragment: the transport checksum spans fragments */
+        return;
+    uint8_t *l4 = ip + ihl, proto = ip[9];
+    uint32_t l4len = tot - ihl, at = proto == 6 ? 16 : proto == 17 ? 6 : proto == 1 ? 2 : 0;
+    if (!at || l4len < at + 2)
+        return;
+    l4[at] = l4[at + 1] = 0;
+    uint32_t src, dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    uint64_t sum = proto == 1 ? 0 : hs_csum_pseudo4(ntohl(src), ntohl(dst), proto, (uint16_t)l4len);
+    c = hs_csum_finish(hs_csum_add(sum, l4, l4len));
+    memcpy(l4 + at, &c, 2);
 }
 
 /* Splits the input into frames (see the header comment). */
@@ -171,10 +213,17 @@ static void load_frames(fuzz_dev_t *d, const uint8_t *data, size_t size)
     size_t off = 0;
     while (off + 2 <= size && d->n < FUZZ_MAX_FRAMES) {
         uint32_t len = (uint32_t)(data[off] << 8 | data[off + 1]);
+        bool fix = len & 0x8000;
+        len &= 0x7fff;
         off += 2;
         len = (uint32_t)HS_MIN((size_t)len, size - off);
         len = HS_MIN(len, (uint32_t)FUZZ_MAX_FRAME);
         d->frames[d->n] = data + off;
+        if (fix) {
+            memcpy(d->fixed[d->n], data + off, len);
+            fix_checksums(d->fixed[d->n], len);
+            d->frames[d->n] = d->fixed[d->n];
+        }
         d->lens[d->n++] = len;
         off += len;
     }
@@ -187,7 +236,7 @@ static void settle_and_check_leaks(void)
     hs_net_worker_t *wk = hs_net_worker(fz.net, 0);
     for (int i = 0; i < 200; i++) {
         hs_clock_advance(&fz.clock, HS_NS_PER_S);
-        hs_net_worker_poll(wk, hs_clock_now(&fz.clock));
+        hs_session_stack_poll(fz.net, fz.sm, 0, hs_clock_now(&fz.clock));
     }
     uint32_t free_bufs = hs_buf_pool_n_free(&fz.net->bufs) + wk->bufs.n;
     if (free_bufs != fz.net->bufs.n_buffers) {
@@ -199,13 +248,12 @@ static void settle_and_check_leaks(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    hs_net_worker_t *wk = hs_net_worker(fz.net, 0);
     load_frames(&fz.dev, data, size);
     /* One frame per poll, time moving on, so reassembly and ARP see real sequences. */
     while (fz.dev.next < fz.dev.n) {
         uint32_t before = fz.dev.next;
         hs_clock_advance(&fz.clock, FUZZ_STEP_NS);
-        hs_net_worker_poll(wk, hs_clock_now(&fz.clock));
+        hs_session_stack_poll(fz.net, fz.sm, 0, hs_clock_now(&fz.clock));
         if (fz.dev.next == before)
             break; /* no buffers: housekeeping will free some by the next input */
     }

@@ -49,6 +49,17 @@ def frames(*fs):
     return b''.join(struct.pack('!H', len(f)) + f for f in fs)
 
 
+def fixed(*fs):
+    """Frames whose checksums the harness fills in (length with the top bit set)."""
+    return b''.join(struct.pack('!H', 0x8000 | len(f)) + f for f in fs)
+
+
+def tcp_seg(sport, dport, seq, ack, flags, opts=b'', data=b''):
+    hlen = 20 + len(opts)
+    return struct.pack('!HHIIBBHHH', sport, dport, seq, ack, (hlen // 4) << 4, flags, 65535,
+                       0, 0) + opts + data
+
+
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
     os.makedirs(out, exist_ok=True)
@@ -90,6 +101,21 @@ def main():
     for name, fs in seeds.items():
         with open(os.path.join(out, name), 'wb') as f:
             f.write(frames(*fs))
+    # TCP to the echo server on port 7, checksums filled in by the harness: a SYN with
+    # every option (MSS, SACK-permitted, timestamps, window scale), then an ACK with data
+    # and a FIN (their acknowledgment numbers cannot match the stack's ISN: the fuzzer
+    # mutates from here), and an RST.
+    opts = (b'\x02\x04\x05\xb4' + b'\x04\x02' + b'\x08\x0a' + struct.pack('!II', 1, 0) +
+            b'\x01\x03\x03\x07')
+    syn = tcp_seg(40001, 7, 1000, 0, 0x02, opts)
+    data = tcp_seg(40001, 7, 1001, 1, 0x18, b'\x01\x01\x08\x0a' + struct.pack('!II', 2, 1),
+                   b'hello')
+    fin = tcp_seg(40001, 7, 1006, 1, 0x11)
+    rst = tcp_seg(40001, 7, 1007, 0, 0x04)
+    tcp_frames = [eth(STACK_MAC, PEER_MAC, 0x0800, ip4('10.77.9.1', '10.77.9.2', 6, t))
+                  for t in (syn, data, fin, rst)]
+    with open(os.path.join(out, 'tcp_echo'), 'wb') as f:
+        f.write(fixed(*tcp_frames))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target tests/fuzz/fuzz_ip4.c with clang (ASan + UBSan) over the
-# infra, net and drivers sources, then runs it for SECONDS on the seed corpus; any crash,
+# infra, svm, net, drivers, tcp and session sources, then runs it for SECONDS on the seed corpus; any crash,
 # sanitizer report, leak-check or tx-check failure fails the run (the input is kept in
 # BUILD_DIR). Usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]   Exit 77: clang is missing.
 set -euo pipefail
@@ -15,11 +15,13 @@ mkdir -p "$BUILD/obj" "$BUILD/corpus" "$BUILD/artifacts"
 FLAGS=(-std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
        -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DHS_SANITIZED=1
        -Wall -Wextra -I"$ROOT/src" -I"$ROOT/include")
-SRCS=("$ROOT"/src/infra/*.c "$ROOT"/src/net/*.c "$ROOT"/src/drivers/*.c "$ROOT/tests/fuzz/fuzz_ip4.c")
+LAYERS=(infra svm net drivers tcp session)
+SRCS=("${LAYERS[@]/#/$ROOT/src/}")
+SRCS=($(for d in "${SRCS[@]}"; do echo "$d"/*.c; done) "$ROOT/tests/fuzz/fuzz_ip4.c")
 BIN=$BUILD/fuzz_ip4
 
 # Rebuild only when a source or header is newer than the binary.
-if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src/infra" "$ROOT/src/net" "$ROOT/src/drivers" \
+if [ ! -x "$BIN" ] || [ -n "$(find "${LAYERS[@]/#/$ROOT/src/}" \
     "$ROOT/tests/fuzz" -name '*.[ch]' -newer "$BIN" | head -n 1)" ]; then
     echo "fuzz: building $BIN"
     rm -f "$BUILD"/obj/*.o
