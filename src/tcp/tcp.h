@@ -1,5 +1,6 @@
-/* TCP (RFC 9293 with RFC 5961, 6298, 5681, 6582, 6528, 6191, 7323, 6928): per-worker
- * connections, the tcp4-input node, and the transport table the session layer drives.
+/* TCP (RFC 9293 with RFC 5961, 6298, 5681, 6582, 6675, 3042, 6528, 6191, 7323, 6928):
+ * per-worker connections, the tcp4-input node, and the transport table the session layer
+ * drives.
  * This is the one TCP header the session layer includes.
  *
  * Shape: hs_tcp_input applies one parsed segment to one connection at a given time and
@@ -87,6 +88,10 @@ enum {
     HS_TCP_F_RTO_RECOVERY = 1u << 23, /* resending after a timeout: go-back-N below snd_max */
     HS_TCP_F_HAVE_RTT = 1u << 24,     /* srtt/rttvar hold a measurement */
     HS_TCP_F_ACK_SEG = 1u << 25,      /* this segment's ACK goes out before the next is taken */
+    HS_TCP_F_RXT_HEAD = 1u << 26,     /* SACK recovery: the resent SND.UNA segment was lost */
+    HS_TCP_F_TLP = 1u << 27,          /* the retransmission timer runs as a loss probe timer */
+    HS_TCP_F_TLP_SENT = 1u << 28,     /* a loss probe went; none again until new data is ACKed */
+    HS_TCP_F_TLP_SEND = 1u << 29,     /* send a loss probe at the next output */
 };
 
 /* Per-connection counters (show session verbose). */
@@ -103,6 +108,15 @@ typedef struct {
     uint32_t probes; /* zero-window and keepalive probes */
     uint32_t drops;  /* segments dropped by input */
 } hs_tcp_conn_stats_t;
+
+/* RFC 6675 scoreboard: the SACKed ranges above SND.UNA, sorted, disjoint, merged. Bounded:
+ * when full, the lowest range is forgotten (that data is only resent needlessly). */
+#define HS_TCP_SB_MAX 8
+typedef struct {
+    hs_tcp_sack_block_t r[HS_TCP_SB_MAX];
+    uint8_t n;
+    uint32_t sacked; /* bytes in r */
+} hs_tcp_sb_t;
 
 typedef struct hs_tcp_conn {
     hs_transport_conn_t c; /* first: the session layer sees this part */
@@ -139,6 +153,9 @@ typedef struct hs_tcp_conn {
     uint32_t cwnd, ssthresh;
     uint32_t recover;     /* RFC 6582 */
     uint32_t sack_high;   /* highest end of a SACK block the peer reported (RFC 6675) */
+    uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last hole retransmission */
+    uint32_t rxt_mark;    /* SND.MAX when the segment at SND.UNA was last resent */
+    hs_tcp_sb_t sb;       /* RFC 6675 scoreboard (with HS_TCP_F_SACK) */
     uint32_t bytes_acked; /* congestion avoidance byte counting (RFC 5681 3.1) */
     uint64_t cc_data[2];  /* the algorithm's own state */
 
@@ -187,6 +204,8 @@ typedef struct {
     _(RETRANSMITS, "segments retransmitted")                                                       \
     _(FAST_RETRANSMITS, "fast retransmits")                                                        \
     _(PARTIAL_ACKS, "partial ACKs in recovery")                                                    \
+    _(LOST_RETRANSMITS, "retransmissions found lost by SACK")                                      \
+    _(TLP_PROBES, "tail loss probes sent (RFC 8985 7)")                                            \
     _(TIMEOUTS, "retransmission timeouts")                                                         \
     _(SYN_RETRANSMITS, "SYN and SYN-ACK retransmissions")                                          \
     _(DUPACKS_IN, "duplicate ACKs received")                                                       \

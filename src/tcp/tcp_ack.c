@@ -1,6 +1,7 @@
 /* The ACK field of an arriving segment (RFC 9293 3.10.7.4, fifth step): acceptability
  * (RFC 5961 5.2), RTT samples (RFC 6298, RFC 7323 4), the tx FIFO releasing acknowledged
- * bytes, duplicate ACKs and NewReno loss recovery (RFC 5681 3.2, RFC 6582 3.2), the send
+ * bytes, duplicate ACKs and loss recovery: SACK-based with a scoreboard when the peer
+ * SACKs (RFC 6675, tcp_sack.c), NewReno otherwise (RFC 5681 3.2, RFC 6582 3.2), the send
  * window, and the closing states' FIN acknowledgment. */
 #include "tcp/tcp_input.h"
 
@@ -45,7 +46,11 @@ void hs_tcp_ack_new(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *
 /* True when a SACK block reports data above anything reported before; remembers it. */
 static bool sack_reports_new(hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
 {
-    uint32_t high = hs_seq_gt(tc->sack_high, tc->snd_una) ? tc->sack_high : tc->snd_una;
+    /* sack_high starts at 0 and goes stale below SND.UNA: only a value in (SND.UNA,
+     * SND.MAX] means anything (else half the ISS space would never see fresh blocks). */
+    uint32_t high = hs_seq_gt(tc->sack_high, tc->snd_una) && hs_seq_leq(tc->sack_high, tc->snd_max)
+                        ? tc->sack_high
+                        : tc->snd_una;
     bool fresh = false;
     for (uint8_t i = 0; i < seg->n_sack; i++) {
         uint32_t end = seg->sack[i].end;
@@ -72,29 +77,59 @@ static bool is_dupack(hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
     return seg->payload_len == 0 && ((uint32_t)seg->wnd << tc->snd_wscale) == tc->snd_wnd;
 }
 
-/* RFC 5681 3.2 and RFC 6582 3.2 steps 1-2: the third duplicate ACK starts fast retransmit
- * unless it does not cover more than recover (a loss from before the last recovery or
- * timeout); later ones inflate the window during recovery. */
+/* Fast retransmit: recovery until everything sent so far is acknowledged. */
+static void enter_recovery(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+{
+    tc->recover = tc->snd_max - 1;
+    tc->flags |= HS_TCP_F_RECOVERY | HS_TCP_F_FAST_RXT;
+    tc->flags &= ~(uint32_t)(HS_TCP_F_PARTIAL_SEEN | HS_TCP_F_RTO_RECOVERY | HS_TCP_F_RXT_HEAD);
+    tw->cfg.cc->on_recovery_enter(tc);
+    if (tc->flags & HS_TCP_F_SACK) { /* RFC 6675 5 step 4.2: cwnd = ssthresh, no inflation */
+        tc->cwnd = tc->ssthresh;
+        tc->high_rxt = tc->snd_una;
+    }
+    if (tc->flags & HS_TCP_F_TLP) /* a loss probe timer running becomes the RTO */
+        hs_tcp_timer_set(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rxt_delay_ns(tw, tc));
+    tcp_count(tw, HS_TCP_S_FAST_RETRANSMITS, 1);
+    tc->stats.fast_retransmits++;
+}
+
+/* SACK recovery: the segment at SND.UNA was resent, yet more than DupThresh - 1 SMSS sent
+ * after that resend were SACKed while it was not: the resend was lost too (Linux's
+ * tcp_mark_lost_retrans); sending it again now saves a retransmission timeout. */
+static void lost_rxt_check(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+{
+    if ((tc->flags & (HS_TCP_F_RECOVERY | HS_TCP_F_SACK | HS_TCP_F_RXT_HEAD)) !=
+            (HS_TCP_F_RECOVERY | HS_TCP_F_SACK) ||
+        !hs_seq_gt(tc->high_rxt, tc->snd_una) || tc->sb.n == 0 ||
+        !hs_seq_gt(hs_tcp_sb_high(tc), tc->rxt_mark + 2u * tc->snd_mss))
+        return;
+    tc->flags |= HS_TCP_F_RXT_HEAD;
+    tc->rxt_mark = tc->snd_max;
+    tcp_count(tw, HS_TCP_S_LOST_RETRANSMITS, 1);
+}
+
+/* RFC 5681 3.2, RFC 6582 3.2 steps 1-2 and RFC 6675 5: the third duplicate ACK (or, with
+ * SACK, enough SACKed above SND.UNA to call it lost) starts fast retransmit unless it does
+ * not cover more than recover (a loss from before the last recovery or timeout). NewReno
+ * inflates the window on later ones; SACK recovery counts the pipe instead. */
 static void on_dupack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg)
 {
+    bool sack = tc->flags & HS_TCP_F_SACK;
     tcp_count(tw, HS_TCP_S_DUPACKS_IN, 1);
     tc->stats.dupacks_in++;
     if (tc->dupacks < UINT8_MAX)
         tc->dupacks++;
     if (tc->flags & HS_TCP_F_RECOVERY) {
-        tw->cfg.cc->on_dupack(tc);
+        if (!sack)
+            tw->cfg.cc->on_dupack(tc);
         return;
     }
     /* "Covers more than recover" is read as SEG.ACK > recover, as FreeBSD does, so that a
      * loss of the very first segment (SEG.ACK = ISS + 1, recover = ISS) is recovered. */
-    if (tc->dupacks != 3 || !hs_seq_gt(seg->ack, tc->recover))
-        return;
-    tc->recover = tc->snd_max - 1;
-    tc->flags |= HS_TCP_F_RECOVERY | HS_TCP_F_FAST_RXT;
-    tc->flags &= ~(uint32_t)(HS_TCP_F_PARTIAL_SEEN | HS_TCP_F_RTO_RECOVERY);
-    tw->cfg.cc->on_recovery_enter(tc);
-    tcp_count(tw, HS_TCP_S_FAST_RETRANSMITS, 1);
-    tc->stats.fast_retransmits++;
+    bool lost = tc->dupacks >= 3 || (sack && hs_tcp_sb_una_lost(tc));
+    if (lost && hs_seq_gt(seg->ack, tc->recover))
+        enter_recovery(tw, tc);
 }
 
 /* New data acknowledged: congestion window, recovery exit or partial ACK (RFC 6582 3.2
@@ -102,11 +137,17 @@ static void on_dupack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t
 static void on_new_ack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t acked)
 {
     bool restart = true;
+    tc->flags &= ~(uint32_t)HS_TCP_F_TLP_SENT; /* RFC 8985 7.2: a probe may go again */
     if (tc->flags & HS_TCP_F_RECOVERY) {
         if (hs_seq_gt(tc->snd_una, tc->recover)) { /* full ACK */
             tc->flags &= ~(uint32_t)HS_TCP_F_RECOVERY;
             tc->dupacks = 0;
             tw->cfg.cc->on_recovery_exit(tc);
+        } else if (tc->flags & HS_TCP_F_SACK) {
+            /* RFC 6675 5: a partial ACK only moves the pipe; NextSeg picks the holes. The
+             * new head's resend is judged from data sent from now on. */
+            tcp_count(tw, HS_TCP_S_PARTIAL_ACKS, 1);
+            tc->rxt_mark = tc->snd_max;
         } else { /* partial ACK: the next hole is lost too; resend it at once */
             tw->cfg.cc->on_partial_ack(tc, acked);
             tc->flags |= HS_TCP_F_FAST_RXT;
@@ -125,7 +166,7 @@ static void on_new_ack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t acked)
     if (tc->snd_una == tc->snd_max)
         hs_tcp_timer_stop(tw, tc, HS_TCP_T_RETRANSMIT);
     else if (restart)
-        hs_tcp_timer_set(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rto_ns(tw, tc));
+        hs_tcp_timer_set(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rxt_delay_ns(tw, tc));
 }
 
 /* RFC 9293 3.10.7.4, fifth, ESTABLISHED: the send window follows the newest segment
@@ -202,6 +243,8 @@ int hs_tcp_rx_ack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *se
         return HS_TCP_E_ACK_TOO_OLD;
     }
     tc->probes_out = 0;
+    if (tc->flags & HS_TCP_F_SACK)
+        hs_tcp_sb_update(tc, seg);
     bool advanced = hs_seq_gt(seg->ack, tc->snd_una);
     if (advanced) {
         uint32_t acked = seg->ack - tc->snd_una;
@@ -213,6 +256,12 @@ int hs_tcp_rx_ack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *se
     } else if (is_dupack(tc, seg)) {
         on_dupack(tw, tc, seg);
     }
+    /* RFC 6675 5: the scoreboard calls SND.UNA lost (also on ACKs that are not duplicates:
+     * one that moved SND.UNA, or carried data into a changed window). */
+    if ((tc->flags & (HS_TCP_F_SACK | HS_TCP_F_RECOVERY)) == HS_TCP_F_SACK &&
+        tc->snd_una != tc->snd_max && hs_seq_gt(tc->snd_una, tc->recover) && hs_tcp_sb_una_lost(tc))
+        enter_recovery(tw, tc);
+    lost_rxt_check(tw, tc);
     window_update(tc, seg, advanced);
     fin_ack_transitions(tw, tc);
     return HS_TCP_E_NONE;

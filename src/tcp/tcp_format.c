@@ -47,10 +47,11 @@ static void format_verbose(hs_tcp_worker_t *tw, const hs_tcp_conn_t *tc, hs_str_
                   hs_seq_gt(tc->rcv_adv, tc->rcv_nxt) ? tc->rcv_adv - tc->rcv_nxt : 0,
                   tc->rcv_wscale, tc->rcv_mss, tc->irs);
     hs_str_printf(out,
-                  "    cc %s: cwnd %u ssthresh %u flight %u dupacks %u\n"
+                  "    cc %s: cwnd %u ssthresh %u flight %u dupacks %u sacked %u in %u ranges\n"
                   "    rtt: srtt %.3f ms rttvar %.3f ms rto %.3f ms backoff %u\n",
                   tw->cfg.cc->name, tc->cwnd, tc->ssthresh, tc->snd_max - tc->snd_una, tc->dupacks,
-                  tc->srtt_us / 1e3, tc->rttvar_us / 1e3, hs_tcp_rto_ns(tw, tc) / 1e6, tc->backoff);
+                  tc->sb.sacked, tc->sb.n, tc->srtt_us / 1e3, tc->rttvar_us / 1e3,
+                  hs_tcp_rto_ns(tw, tc) / 1e6, tc->backoff);
     format_flags(tc, out);
     hs_str_printf(out,
                   "    segs in %lu out %lu, bytes in %lu out %lu, retransmits %u (fast %u), "

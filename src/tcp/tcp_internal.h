@@ -96,6 +96,28 @@ void hs_tcp_challenge_ack(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc);
  * avoidance (RFC 9293 3.8.6.2.2); never moves the right edge left. */
 uint32_t hs_tcp_rcv_wnd(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc);
 
+/* ---- tcp_sack.c: RFC 6675 scoreboard ---- */
+
+void hs_tcp_sb_reset(hs_tcp_sb_t *sb);
+/* Adds [start, end) (merged; the lowest range goes when more than HS_TCP_SB_MAX remain). */
+void hs_tcp_sb_add(hs_tcp_sb_t *sb, uint32_t start, uint32_t end);
+/* Forgets what lies below una. */
+void hs_tcp_sb_prune(hs_tcp_sb_t *sb, uint32_t una);
+/* The SACK blocks of an acceptable ACK: believable ones added, then pruned to SEG.ACK. */
+void hs_tcp_sb_update(hs_tcp_conn_t *tc, const hs_tcp_seg_t *seg);
+/* Highest SACKed sequence + 1 (SND.UNA when nothing is SACKed). */
+uint32_t hs_tcp_sb_high(const hs_tcp_conn_t *tc);
+/* IsLost(SND.UNA): enough is SACKed above the first hole to start recovery. */
+bool hs_tcp_sb_una_lost(const hs_tcp_conn_t *tc);
+/* RFC 6675 SetPipe: bytes presumed in the network (high_rxt marks what was resent). */
+uint32_t hs_tcp_sb_pipe(const hs_tcp_conn_t *tc);
+/* RFC 6675 NextSeg rule 1: the first lost byte not yet resent (above high_rxt) and the
+ * room up to the next SACKed range. False when no hole is lost. */
+bool hs_tcp_sb_next_seg(const hs_tcp_conn_t *tc, uint32_t *seq, uint32_t *max_len);
+/* seq moved past any SACKed range it lies in; *limit is the start of the next SACKed
+ * range above (seq + 2^31 - 1 when none). */
+uint32_t hs_tcp_sb_skip(const hs_tcp_conn_t *tc, uint32_t seq, uint32_t *limit);
+
 /* ---- tcp_input.c ---- */
 
 /* SYN options of seg into tc's negotiated features and MSS (RFC 7323 1.3, RFC 2018). */

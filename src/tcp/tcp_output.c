@@ -3,7 +3,8 @@
  * again) straight into a packet buffer behind the TCP and IP headers, which are written in
  * the headroom; the packet goes to the worker's emit hook. Sender-side silly window
  * avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 896), receiver-side window choice
- * (3.8.6.2.2), zero-window probes (3.8.6.1), SACK blocks (RFC 2018). */
+ * (3.8.6.2.2), zero-window probes (3.8.6.1), SACK blocks (RFC 2018), limited transmit
+ * (RFC 3042) and SACK recovery's pipe-limited sending (RFC 6675 5). */
 #include "tcp/tcp_internal.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,10 @@ static int emit(hs_tcp_worker_t *tw, const tx_route_t *r, const hs_tcp_seg_t *s,
         return -ENOBUFS;
     }
     hs_buf_t *b = hs_buf_ptr(bufs->pool, bi);
+    if (len > HS_BUF_DATA_SIZE) { /* never meant to happen: would overrun the buffer */
+        hs_buf_free(bufs, &bi, 1);
+        return -EINVAL;
+    }
     if (len && hs_fifo_peek(f, fifo_off, hs_buf_cur(b), len) != (int)len) {
         hs_buf_free(bufs, &bi, 1);
         return -EIO;
@@ -298,8 +303,13 @@ static int send_data_seg(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t seq, u
         tc->flags |= HS_TCP_F_FIN_SENT;
         tc->fin_seq = seq + len;
     }
+    bool fresh = hs_seq_geq(seq, tc->snd_max);
     tc->snd_max = hs_seq_max(tc->snd_max, seq + len + (fin ? 1 : 0));
-    hs_tcp_timer_start(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rto_ns(tw, tc));
+    /* RFC 8985 7.2: new data restarts a loss probe timer (not a running RTO). */
+    if (!hs_tcp_timer_running(tc, HS_TCP_T_RETRANSMIT))
+        hs_tcp_timer_start(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rxt_delay_ns(tw, tc));
+    else if (fresh && (tc->flags & HS_TCP_F_TLP))
+        hs_tcp_timer_set(tw, tc, HS_TCP_T_RETRANSMIT, hs_tcp_rxt_delay_ns(tw, tc));
     return 0;
 }
 
@@ -338,16 +348,38 @@ static uint32_t usable_window(const hs_tcp_conn_t *tc)
     return hs_seq_gt(edge, tc->snd_nxt) ? edge - tc->snd_nxt : 0;
 }
 
-/* New (or, after a timeout, resent) data from SND.NXT as the windows allow, then the FIN
- * once every byte is out. */
-static void send_data(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+/* usable_window with RFC 3042 limited transmit: on the first two duplicate ACKs, up to
+ * cwnd + 2 SMSS may be outstanding, for new data only. */
+static uint32_t send_room(const hs_tcp_conn_t *tc)
+{
+    uint32_t room = usable_window(tc);
+    if (tc->dupacks == 0 || tc->dupacks > 2 ||
+        (tc->flags & (HS_TCP_F_RECOVERY | HS_TCP_F_RTO_RECOVERY)) ||
+        hs_seq_lt(tc->snd_nxt, tc->snd_max))
+        return room;
+    uint32_t edge = tc->snd_una + HS_MIN(tc->snd_wnd, tc->cwnd + tc->dupacks * tc->snd_mss);
+    return hs_seq_gt(edge, tc->snd_nxt) ? HS_MAX(room, edge - tc->snd_nxt) : room;
+}
+
+/* New (or, after a timeout, resent) data from SND.NXT, at most room bytes, then the FIN
+ * once every byte is out. Resending after a timeout skips what the peer SACKed. */
+static void send_data(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t room)
 {
     uint32_t data_end = tcp_data_seq0(tc) + tcp_tx_bytes(tc);
     bool fin_wanted = (tc->flags & HS_TCP_F_FIN_PENDING) && !tcp_fin_acked(tc);
     uint32_t mss = seg_mss(tc);
     while (hs_seq_lt(tc->snd_nxt, data_end)) {
+        uint32_t limit = tc->snd_nxt + INT32_MAX;
+        if (tc->sb.n && hs_seq_lt(tc->snd_nxt, tc->snd_max)) {
+            uint32_t to = hs_seq_min(hs_tcp_sb_skip(tc, tc->snd_nxt, &limit), data_end);
+            room = room > to - tc->snd_nxt ? room - (to - tc->snd_nxt) : 0;
+            tc->snd_nxt = to;
+            if (to == data_end)
+                break;
+        }
         uint32_t avail = data_end - tc->snd_nxt;
-        uint32_t len = HS_MIN(HS_MIN(avail, usable_window(tc)), mss);
+        uint32_t len = HS_MIN(HS_MIN(avail, room), mss);
+        len = HS_MIN(len, limit - tc->snd_nxt);
         /* Data resent after a timeout (below SND.MAX) is not held back by SWS or Nagle. */
         bool fresh = hs_seq_geq(tc->snd_nxt, tc->snd_max);
         if (len == 0 || (len < mss && fresh && !sws_allows(tc, len, avail)))
@@ -356,6 +388,7 @@ static void send_data(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
         if (send_data_seg(tw, tc, tc->snd_nxt, len, fin, len == avail) < 0)
             return;
         tc->snd_nxt += len + (fin ? 1 : 0);
+        room -= len;
     }
     if (fin_wanted && tc->snd_nxt == data_end &&
         (!(tc->flags & HS_TCP_F_FIN_SENT) || tc->snd_nxt == tc->fin_seq)) {
@@ -364,20 +397,77 @@ static void send_data(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
     }
 }
 
-/* Fast retransmit and NewReno partial ACKs: the segment at SND.UNA again. */
-static void retransmit_head(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+/* Fast retransmit and NewReno partial ACKs: the segment at SND.UNA again. Returns the
+ * sequence space resent (0 when nothing went). */
+static uint32_t retransmit_head(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
 {
     if (tc->snd_una == tc->snd_max || !may_send_data(tc))
-        return;
+        return 0;
     uint32_t data_end = tcp_data_seq0(tc) + tcp_tx_bytes(tc);
     uint32_t len = hs_seq_gt(data_end, tc->snd_una) ? data_end - tc->snd_una : 0;
     len = HS_MIN(len, seg_mss(tc));
+    if (tc->sb.n && hs_seq_gt(tc->sb.r[0].start, tc->snd_una) &&
+        hs_seq_lt(tc->sb.r[0].start, tc->snd_una + len))
+        len = tc->sb.r[0].start - tc->snd_una; /* up to the first SACKed range */
     bool fin = (tc->flags & HS_TCP_F_FIN_SENT) && tc->snd_una + len == tc->fin_seq;
     if (len == 0 && !fin)
-        return;
-    if (send_data_seg(tw, tc, tc->snd_una, len, fin, false) == 0 &&
-        hs_seq_lt(tc->snd_nxt, tc->snd_una + len + fin))
+        return 0;
+    if (send_data_seg(tw, tc, tc->snd_una, len, fin, false) < 0)
+        return 0;
+    if (hs_seq_lt(tc->snd_nxt, tc->snd_una + len + fin))
         tc->snd_nxt = tc->snd_una + len + fin;
+    return len + fin;
+}
+
+/* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, resend the lost holes (NextSeg rule
+ * 1) in order, then new data (rule 2) as the peer's window allows. */
+static void sack_recovery_output(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+{
+    uint32_t pipe = hs_tcp_sb_pipe(tc), mss = seg_mss(tc);
+    uint32_t data_end = tcp_data_seq0(tc) + tcp_tx_bytes(tc);
+    uint32_t seq, max;
+    if (tc->flags & HS_TCP_F_RXT_HEAD) { /* its resend was lost: once more, as at entry */
+        tc->flags &= ~(uint32_t)HS_TCP_F_RXT_HEAD;
+        uint32_t n = retransmit_head(tw, tc);
+        tc->rxt_mark = tc->snd_max;
+        pipe += n;
+    }
+    while (tc->cwnd >= pipe + mss && hs_tcp_sb_next_seg(tc, &seq, &max)) {
+        uint32_t len = hs_seq_gt(data_end, seq) ? HS_MIN(data_end - seq, max) : 0;
+        len = HS_MIN(len, mss);
+        bool fin = (tc->flags & HS_TCP_F_FIN_SENT) && seq + len == tc->fin_seq && len < max;
+        if ((len == 0 && !fin) || send_data_seg(tw, tc, seq, len, fin, false) < 0)
+            return;
+        if (seq == tc->snd_una)
+            tc->rxt_mark = tc->snd_max;
+        tc->high_rxt = seq + len + fin;
+        pipe += len + fin;
+    }
+    if (tc->cwnd >= pipe + mss && hs_seq_geq(tc->snd_nxt, tc->snd_max)) {
+        uint32_t edge = tc->snd_una + tc->snd_wnd;
+        uint32_t room = hs_seq_gt(edge, tc->snd_nxt) ? edge - tc->snd_nxt : 0;
+        send_data(tw, tc, HS_MIN(room, tc->cwnd - pipe));
+    }
+}
+
+/* RFC 8985 7.3: the loss probe: one new segment when the peer's window has room (cwnd
+ * does not count), else the last segment sent again. Its ACK (with SACK) starts recovery
+ * for a lost tail that would otherwise wait for the RTO. */
+static void send_tlp(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+{
+    uint32_t nxt0 = tc->snd_nxt;
+    if (hs_seq_geq(tc->snd_nxt, tc->snd_max)) {
+        uint32_t edge = tc->snd_una + tc->snd_wnd;
+        uint32_t room = hs_seq_gt(edge, tc->snd_nxt) ? edge - tc->snd_nxt : 0;
+        send_data(tw, tc, HS_MIN(room, seg_mss(tc)));
+        if (tc->snd_nxt != nxt0)
+            return;
+    }
+    uint32_t end = hs_seq_min(tc->snd_max, tcp_data_seq0(tc) + tcp_tx_bytes(tc));
+    if (!hs_seq_gt(end, tc->snd_una))
+        return;
+    uint32_t len = HS_MIN(end - tc->snd_una, seg_mss(tc));
+    send_data_seg(tw, tc, end - len, len, false, false);
 }
 
 /* RFC 9293 3.8.6.1 (zero window) and 3.8.4 (keepalive): a probe. When some window is
@@ -426,16 +516,26 @@ void hs_tcp_output(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
             send_ctl(tw, tc, tc->snd_nxt, HS_TCP_ACK);
         return;
     }
+    bool sack_rec =
+        (tc->flags & (HS_TCP_F_RECOVERY | HS_TCP_F_SACK)) == (HS_TCP_F_RECOVERY | HS_TCP_F_SACK);
     if (tc->flags & HS_TCP_F_FAST_RXT) {
         tc->flags &= ~(uint32_t)HS_TCP_F_FAST_RXT;
-        retransmit_head(tw, tc);
+        uint32_t n = retransmit_head(tw, tc);
+        if (sack_rec && n && hs_seq_lt(tc->high_rxt, tc->snd_una + n))
+            tc->high_rxt = tc->snd_una + n;
+        tc->rxt_mark = tc->snd_max;
     }
     if (tc->flags & HS_TCP_F_PROBE) {
         tc->flags &= ~(uint32_t)HS_TCP_F_PROBE;
         send_probe(tw, tc);
     }
+    if (tc->flags & HS_TCP_F_TLP_SEND) {
+        tc->flags &= ~(uint32_t)HS_TCP_F_TLP_SEND;
+        if (may_send_data(tc))
+            send_tlp(tw, tc);
+    }
     if (may_send_data(tc))
-        send_data(tw, tc);
+        sack_rec ? sack_recovery_output(tw, tc) : send_data(tw, tc, send_room(tc));
     if (tc->flags & HS_TCP_F_ACK_NOW)
         send_ctl(tw, tc, ack_seq(tc), HS_TCP_ACK);
     update_persist(tw, tc);

@@ -52,6 +52,27 @@ uint64_t hs_tcp_rto_ns(const hs_tcp_worker_t *tw, const hs_tcp_conn_t *tc)
     return HS_MIN(r, tw->cfg.rto_max_ns);
 }
 
+#define TLP_MIN_NS    (10 * HS_NS_PER_S / 1000)
+#define TLP_DELACK_NS (50 * HS_NS_PER_S / 1000) /* a Linux peer's delayed ACK: 40 ms and up */
+
+uint64_t hs_tcp_rxt_delay_ns(const hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
+{
+    uint64_t rto = hs_tcp_rto_ns(tw, tc);
+    bool ok =
+        (tc->flags & (HS_TCP_F_SACK | HS_TCP_F_HAVE_RTT)) == (HS_TCP_F_SACK | HS_TCP_F_HAVE_RTT) &&
+        !(tc->flags & (HS_TCP_F_RECOVERY | HS_TCP_F_RTO_RECOVERY | HS_TCP_F_TLP_SENT)) &&
+        tc->backoff == 0 && (tc->state == HS_TCP_ESTABLISHED || tc->state == HS_TCP_CLOSE_WAIT);
+    uint64_t pto = HS_MAX(2ull * tc->srtt_us * HS_NS_PER_US, TLP_MIN_NS);
+    if (tc->snd_max - tc->snd_una <= tc->snd_mss) /* one segment: the peer may delay its ACK */
+        pto += TLP_DELACK_NS;
+    if (!ok || pto >= rto) {
+        tc->flags &= ~(uint32_t)HS_TCP_F_TLP;
+        return rto;
+    }
+    tc->flags |= HS_TCP_F_TLP;
+    return pto;
+}
+
 void hs_tcp_rtt_sample(const hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, uint32_t r)
 {
     if (!(tc->flags & HS_TCP_F_HAVE_RTT)) { /* 2.2: the first measurement */
@@ -79,7 +100,13 @@ static void on_retransmit(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
                      : tc->state == HS_TCP_SYN_RCVD ? tw->cfg.synack_retries
                                                     : tw->cfg.max_retries;
     if (!handshake && tc->snd_una == tc->snd_max)
-        return; /* everything was acknowledged meanwhile */
+        return;                     /* everything was acknowledged meanwhile */
+    if (tc->flags & HS_TCP_F_TLP) { /* RFC 8985 7.3: a probe, not a timeout */
+        tc->flags &= ~(uint32_t)HS_TCP_F_TLP;
+        tc->flags |= HS_TCP_F_TLP_SENT | HS_TCP_F_TLP_SEND;
+        tcp_count(tw, HS_TCP_S_TLP_PROBES, 1);
+        return;
+    }
     if (tc->retries >= limit) {
         hs_tcp_conn_abort(tw, tc, -ETIMEDOUT);
         return;
@@ -103,6 +130,10 @@ static void on_retransmit(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)
     tc->flags |= HS_TCP_F_RTO_RECOVERY;
     tc->dupacks = 0;
     tc->snd_nxt = tc->snd_una;
+    /* RFC 6675 5.1: the go-back-N resend skips what the peer SACKed; a second timeout in a
+     * row clears the scoreboard, in case the peer reneged on it. */
+    if (tc->retries > 1)
+        hs_tcp_sb_reset(&tc->sb);
 }
 
 static void on_persist(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc)

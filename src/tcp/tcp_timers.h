@@ -8,7 +8,8 @@
  *   stopped when everything sent is acknowledged, and when the connection closes. Expiry:
  *   handshake -> resend SYN / SYN-ACK (gives up after syn_retries / synack_retries);
  *   otherwise go back to SND.UNA, cwnd to 1 MSS, backoff doubled (max_retries -> reset
- *   with ETIMEDOUT).
+ *   with ETIMEDOUT). With SACK it first runs as the tail loss probe timer (RFC 8985 7,
+ *   HS_TCP_F_TLP; hs_tcp_rxt_delay_ns): expiry sends one probe segment, no timeout.
  * DELACK (RFC 9293 3.8.6.3, 40 ms): started when in-order data is received and the ACK may
  *   wait; stopped when any segment carrying the ACK goes out. Expiry: send the ACK.
  * PERSIST (RFC 9293 3.8.6.1): started when data waits for a window too small to send it
@@ -52,6 +53,13 @@ void hs_tcp_timer_start(struct hs_tcp_worker *tw, struct hs_tcp_conn *tc, hs_tcp
 void hs_tcp_timer_stop(struct hs_tcp_worker *tw, struct hs_tcp_conn *tc, hs_tcp_timer_t t);
 void hs_tcp_timers_stop_all(struct hs_tcp_worker *tw, struct hs_tcp_conn *tc);
 bool hs_tcp_timer_running(const struct hs_tcp_conn *tc, hs_tcp_timer_t t);
+
+/* The delay to (re)arm the retransmission timer with for data: the RTO, or with SACK,
+ * outside recovery and with an RTT measured, the tail loss probe timeout (RFC 8985 7.2:
+ * PTO = 2 SRTT, at least 10 ms, plus 50 ms for the peer's delayed ACK when one segment
+ * is in flight; never beyond the RTO), once per ACK of new data; sets or clears
+ * HS_TCP_F_TLP accordingly. */
+uint64_t hs_tcp_rxt_delay_ns(const struct hs_tcp_worker *tw, struct hs_tcp_conn *tc);
 
 /* The current retransmission timeout with backoff, bounded by rto_max. */
 uint64_t hs_tcp_rto_ns(const struct hs_tcp_worker *tw, const struct hs_tcp_conn *tc);

@@ -1,8 +1,8 @@
 /* Congestion control and loss recovery: slow start with byte counting and congestion
  * avoidance (RFC 5681 3.1, RFC 3465), what counts as a duplicate ACK (RFC 5681 2), fast
- * retransmit on the third one, window inflation, NewReno partial and full ACKs (RFC 6582
- * 3.2), and no fast retransmit for losses from before a timeout (RFC 6582 4). MSS 1460, no
- * timestamps, initial window 10 segments. */
+ * retransmit on the third one after limited transmit (RFC 3042), window inflation, NewReno partial
+ * and full ACKs (RFC 6582 3.2), and no fast retransmit for losses from before a timeout (RFC 6582
+ * 4). MSS 1460, no timestamps, initial window 10 segments. */
 #include "tcp/tcp.h" /* (also tells the build to link hs_tcp) */
 #include "tcp_fake_session.h"
 
@@ -116,42 +116,46 @@ static void test_fast_retransmit_and_newreno(void **state)
     ack_to(&r, S(&r, 1));
     expect_seg(&r, 10);
     expect_seg(&r, 11);
-    /* S(1) was lost: duplicate ACKs. The third starts fast retransmit. */
+    /* S(1) was lost: duplicate ACKs. The first two send one new segment each (RFC 3042
+     * limited transmit), the third starts fast retransmit. */
     ack_to(&r, S(&r, 1));
+    expect_seg(&r, 12);
     ack_to(&r, S(&r, 1));
+    expect_seg(&r, 13);
     assert_int_equal(fx_pending(r.f), 0);
+    assert_int_equal(tc->cwnd, 11 * MSS); /* limited transmit leaves cwnd alone */
     ack_to(&r, S(&r, 1));
     expect_seg(&r, 1);
     assert_int_equal(fx_pending(r.f), 0);
     assert_true(tc->flags & HS_TCP_F_RECOVERY);
-    assert_int_equal(tc->ssthresh, 11 * MSS / 2); /* FlightSize 11 segments, halved */
-    assert_int_equal(tc->cwnd, 11 * MSS / 2 + 3 * MSS);
-    assert_int_equal(tc->recover, S(&r, 12) - 1);
+    assert_int_equal(tc->ssthresh, 13 * MSS / 2); /* FlightSize 13 segments, halved */
+    assert_int_equal(tc->cwnd, 13 * MSS / 2 + 3 * MSS);
+    assert_int_equal(tc->recover, S(&r, 14) - 1);
     assert_int_equal(r.f->tw.stats[HS_TCP_S_FAST_RETRANSMITS], 1);
     /* Each further duplicate inflates cwnd by one SMSS; new data goes once it fits. */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         ack_to(&r, S(&r, 1));
         assert_int_equal(fx_pending(r.f), 0);
     }
     ack_to(&r, S(&r, 1));
-    expect_seg(&r, 12);
+    expect_seg(&r, 14);
     assert_int_equal(fx_pending(r.f), 0);
-    assert_int_equal(tc->cwnd, 11 * MSS / 2 + 7 * MSS);
+    assert_int_equal(tc->cwnd, 13 * MSS / 2 + 8 * MSS);
     /* A partial ACK (S(6) lost too): resend it at once, deflate, stay in recovery. */
     uint32_t cw = tc->cwnd;
     ack_to(&r, S(&r, 6));
     expect_seg(&r, 6);
     assert_true(tc->flags & HS_TCP_F_RECOVERY);
     assert_int_equal(tc->cwnd, cw - 5 * MSS + MSS);
-    expect_seg(&r, 13); /* and what the deflated window allows */
+    expect_seg(&r, 15); /* and what the deflated window allows */
     assert_int_equal(fx_pending(r.f), 0);
     assert_int_equal(r.f->tw.stats[HS_TCP_S_PARTIAL_ACKS], 1);
     /* A full ACK, beyond recover: recovery ends with cwnd = min(ssthresh, flight + SMSS). */
-    ack_to(&r, S(&r, 14));
+    ack_to(&r, S(&r, 16));
     assert_false(tc->flags & HS_TCP_F_RECOVERY);
     assert_int_equal(tc->cwnd, 2 * MSS);
-    expect_seg(&r, 14);
-    expect_seg(&r, 15);
+    expect_seg(&r, 16);
+    expect_seg(&r, 17);
     assert_int_equal(fx_pending(r.f), 0);
     assert_int_equal(tc->dupacks, 0);
     teardown_conn(&r);
@@ -187,6 +191,8 @@ static void test_recovery_then_timeout(void **state)
     hs_tcp_conn_t *tc = r.tc;
     for (int i = 0; i < 3; i++)
         ack_to(&r, S(&r, 0)); /* nothing acknowledged, three duplicates */
+    expect_seg(&r, 10);       /* limited transmit on the first two (RFC 3042) */
+    expect_seg(&r, 11);
     expect_seg(&r, 0);
     assert_true(tc->flags & HS_TCP_F_RECOVERY);
     /* The retransmission is lost too: the timer ends recovery and goes back to S(0). */
