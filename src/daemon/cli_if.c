@@ -182,24 +182,6 @@ static int cmd_set_table(hs_cli_args_t *a)
     return 0;
 }
 
-/* The block of one interface in the show interface output: its first line starts with
- * the name, the following ones are indented. */
-static void print_block(hs_cli_args_t *a, const char *all, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *p = all; *p;) {
-        const char *eol = p + strcspn(p, "\n");
-        if (strncmp(p, name, nl) == 0 && p[nl] == ' ') {
-            const char *end = eol;
-            while (*end == '\n' && end[1] == ' ')
-                end = end + 1 + strcspn(end + 1, "\n");
-            hs_cli_printf(a, "%.*s\n", (int)(end - p), p);
-            return;
-        }
-        p = *eol ? eol + 1 : eol;
-    }
-}
-
 static int cmd_show_if(hs_cli_args_t *a)
 {
     uint32_t sw = UINT32_MAX;
@@ -214,10 +196,7 @@ static int cmd_show_if(hs_cli_args_t *a)
         hs_interface_format_all(d->net, counters, a->out);
         return 0;
     }
-    hs_str_t all = {0};
-    hs_interface_format_all(d->net, counters, &all);
-    print_block(a, hs_str_cstr(&all), if_name(a, sw));
-    hs_str_free(&all);
+    hs_interface_format(d->net, hs_interface_get(d->net, sw), counters, a->out);
     return 0;
 }
 

@@ -240,7 +240,7 @@ static void format_counters(hs_net_t *net, const hs_interface_t *ifc, hs_str_t *
                   (unsigned long)sum.tx_bytes, (unsigned long)sum.tx_drops);
 }
 
-static void format_one(hs_net_t *net, const hs_interface_t *ifc, bool counters, hs_str_t *out)
+void hs_interface_format(hs_net_t *net, const hs_interface_t *ifc, bool counters, hs_str_t *out)
 {
     char mac[HS_MAC_STR_LEN];
     hs_str_printf(out, "%s (index %u): admin %s, link %s\n", ifc->name, ifc->sw_if_index,
@@ -273,7 +273,7 @@ void hs_interface_format_all(hs_net_t *net, bool counters, hs_str_t *out)
     }
     hs_pool_foreach(&net->interfaces, i)
     {
-        format_one(net, hs_pool_elt(&net->interfaces, i), counters, out);
+        hs_interface_format(net, hs_pool_elt(&net->interfaces, i), counters, out);
     }
 }
 

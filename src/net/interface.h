@@ -87,6 +87,8 @@ int hs_interface_set_table(hs_net_t *net, uint32_t sw_if_index, uint32_t table_i
 
 /* show interface [counters]: one block per interface. */
 void hs_interface_format_all(hs_net_t *net, bool counters, hs_str_t *out);
+/* show interface NAME [counters]: that interface's block. */
+void hs_interface_format(hs_net_t *net, const hs_interface_t *ifc, bool counters, hs_str_t *out);
 
 static inline hs_if_counters_t *hs_if_counters(hs_interface_t *ifc, hs_net_worker_t *wk)
 {
