@@ -3,6 +3,7 @@
  * sending order): a FIFO for frames that arrive in sending order (the common case, O(1))
  * and a min-heap for those that do not (reordered, or after the delay was lowered). */
 #include "drivers/wire.h"
+#include "infra/rand.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,7 @@ struct hs_wire {
 /* splitmix64: small, fast, and good enough statistically for impairment decisions. */
 static uint64_t rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return hs_splitmix64(s);
 }
 
 /* true with probability pct/100, from one 64-bit draw. */

@@ -1,6 +1,7 @@
 /* Robin Hood hash table (see hash.h for the design): sizing, slot memory, growth, insertion
  * by shifting the probe run forward and deletion by shifting it back. */
 #include "infra/hash.h"
+#include "infra/rand.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +12,6 @@
  * pages: with 4 KiB pages a table of millions of entries pays a TLB miss on top of the
  * cache miss of nearly every lookup. */
 #define HASH_HUGE_BYTES ((size_t)2 << 20)
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static size_t slots_bytes(uint64_t cap, uint32_t slot_size)
 {
@@ -92,7 +85,7 @@ int hs_hash_init(hs_hash_t *h, uint32_t key_size, uint32_t initial_capacity, uin
     h->val_off = HS_HASH__VAL_OFF(key_size); /* the layout the inline lookup assumes */
     h->slot_size = HS_HASH__SLOT_SIZE(key_size);
     for (size_t i = 0; i < HS_ARRAY_LEN(h->secret); i++)
-        h->secret[i] = splitmix64(&seed) | 1; /* odd: never a zero factor on its own */
+        h->secret[i] = hs_splitmix64(&seed) | 1; /* odd: never a zero factor on its own */
     return table_alloc(h, cap);
 }
 

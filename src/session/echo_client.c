@@ -3,6 +3,7 @@
  * echoed byte in place in the rx FIFO, then half-closing and waiting for the server's
  * FIN. Runs on one worker; the control plane waits on `done` without holding it. */
 #include "session/echo.h"
+#include "infra/rand.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,7 @@
  * moved, lost or repeated anywhere in the stream changes what is expected there. */
 static inline uint64_t pattern_word(uint64_t seed, uint64_t k)
 {
-    uint64_t z = seed + k * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return hs_mix64(seed + k * HS_GOLDEN64);
 }
 
 uint64_t hs_echo_conn_seed(uint64_t seed, uint32_t conn)
