@@ -27,7 +27,7 @@ for workers in 1 0; do
     ping_ok 100 -i 0.01 10.77.2.2
     ping_ok 5 -i 0.05 -s 8000 10.77.2.2
     neigh=$(ctl_ok show ip neighbors)
-    echo "$neigh" | grep -q "10.77.2.1" || fail "show ip neighbors lacks the namespace: $neigh"
+    echo "$neigh" | has "10.77.2.1" || fail "show ip neighbors lacks the namespace: $neigh"
     stop_hsd
     ip link show "$VA" >/dev/null || fail "hsd deleted the kernel's veth $VA"
 done

@@ -12,9 +12,9 @@ rc=0
 [ "$rc" -eq 2 ] || fail "bad option: exit $rc"
 
 start_hsd
-ctl_ok show version | grep -q "^hsd " || fail "show version"
-ctl_ok help | grep -q "set interface ip address NAME A.B.C.D/LEN" || fail "help"
-ctl_ok sh ver | grep -q "^hsd " || fail "abbreviations"
+ctl_ok show version | has "^hsd " || fail "show version"
+ctl_ok help | has "set interface ip address NAME A.B.C.D/LEN" || fail "help"
+ctl_ok sh ver | has "^hsd " || fail "abbreviations"
 
 rc=0
 out=$(ctl set interface state nosuch up 2>&1) || rc=$?
@@ -27,11 +27,11 @@ out=$(ctl frobnicate 2>&1) || rc=$?
     fail "unknown command: exit $rc '$out'"
 rc=0
 out=$(ctl set interface mtu 2>&1) || rc=$?
-[ "$rc" -eq 1 ] && echo "$out" | grep -q "missing interface name (usage: set interface mtu" ||
+[ "$rc" -eq 1 ] && echo "$out" | has "missing interface name (usage: set interface mtu" ||
     fail "missing argument: exit $rc '$out'"
 rc=0
 out=$(ctl ip route add 10.77.66.0/24 via 10.77.99.1 2>&1) || rc=$?
-[ "$rc" -eq 1 ] && echo "$out" | grep -q "next hop 10.77.99.1 is not on a connected subnet" ||
+[ "$rc" -eq 1 ] && echo "$out" | has "next hop 10.77.99.1 is not on a connected subnet" ||
     fail "unreachable next hop: exit $rc '$out'"
 
 # Batch mode: commands from a pipe; the status tells whether one failed.
@@ -45,8 +45,8 @@ printf 'show version\nfrobnicate\n' | ctl >/dev/null 2>&1 || rc=$?
 if command -v script >/dev/null; then
     out=$(printf 'show version\nquit\n' | HOME=$WORK script -qec "$HSCTL --api-socket $SOCK" /dev/null 2>&1) ||
         fail "interactive hsctl: $out"
-    echo "$out" | grep -q "hs# " || fail "no prompt: $out"
-    echo "$out" | grep -q "^hsd " || fail "no reply in interactive mode: $out"
+    echo "$out" | has "hs# " || fail "no prompt: $out"
+    echo "$out" | has "^hsd " || fail "no reply in interactive mode: $out"
     # script may return before hsctl has written its history on quit: give it a moment.
     for _ in $(seq 20); do [ -s "$WORK/.hsctl_history" ] && break; sleep 0.1; done
     grep -q "^show" "$WORK/.hsctl_history" || fail "no history file" # libedit writes "show\040version"

@@ -14,6 +14,12 @@ CLEANUP=() # shell commands run at exit, last added first
 # Sanitizer builds: a leak or error report makes hsd exit non-zero, which the tests check.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 
+# has [grep options] PATTERN: grep -q for a pipe. It reads all its input: grep -q stops at
+# the first match, and under pipefail the writer's SIGPIPE would then fail the test.
+has() {
+    grep "$@" >/dev/null
+}
+
 skip() {
     echo "SKIP: $TEST: $*"
     exit 77
@@ -101,7 +107,7 @@ ping_ok() {
         out=$(ping -c "$count" -W 2 "$@" 2>&1) || true
     fi
     echo "$out" | tail -n 2
-    echo "$out" | grep -q " $count received" || fail "ping -c $count $*: $(echo "$out" | tail -n 3)"
+    echo "$out" | has " $count received" || fail "ping -c $count $*: $(echo "$out" | tail -n 3)"
 }
 
 # A tap for the test: stack at 10.77.$1.2/24, kernel side 10.77.$1.1/24, up. Sets TAP.

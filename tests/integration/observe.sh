@@ -10,14 +10,14 @@ ctl_ok clear errors
 ctl_ok trace add tap-input 5
 ping_ok 3 -i 0.05 10.77.8.2
 trace=$(ctl_ok show trace)
-echo "$trace" | head -n 20
+sed -n 1,20p <<<"$trace" # sed reads all: no SIGPIPE under pipefail
 for node in tap-input ethernet-input ip4-input ip4-local icmp4-input ip4-lookup ip4-rewrite \
     interface-output; do
-    echo "$trace" | grep -q "^  $node " || fail "show trace lacks $node"
+    echo "$trace" | has "^  $node " || fail "show trace lacks $node"
 done
 [ "$(echo "$trace" | grep -c '^Packet ')" -ge 3 ] || fail "fewer than 3 packets traced"
 ctl_ok clear trace
-ctl_ok show trace | grep -q "no packets traced" || fail "clear trace"
+ctl_ok show trace | has "no packets traced" || fail "clear trace"
 
 # A reply of about a megabyte crosses the socket in many partial writes.
 ctl_ok trace add tap-input 1000
@@ -37,12 +37,12 @@ if command -v socat >/dev/null; then
 fi
 ctl_ok clear trace
 out=$(ctl trace add ip4-input 5 2>&1) && fail "trace add on a non-input node worked"
-echo "$out" | grep -q "'ip4-input' is not an input node (trace starts at one of: .*tap-input" ||
+echo "$out" | has "'ip4-input' is not an input node (trace starts at one of: .*tap-input" ||
     fail "unclear error: $out"
 
 runtime=$(ctl_ok show runtime)
 echo "$runtime"
-echo "$runtime" | grep -q "Vectors/Call" || fail "show runtime header"
+echo "$runtime" | has "Vectors/Call" || fail "show runtime header"
 for node in tap-input ethernet-input ip4-input icmp4-input interface-output; do
     calls=$(echo "$runtime" | awk -v n="$node" '$1 == n { print $2 }')
     [ "${calls:-0}" -ge 3 ] || fail "show runtime: $node calls ${calls:-none}"
@@ -52,13 +52,13 @@ done
 timeout 3 bash -c 'exec 3<>/dev/tcp/10.77.8.2/80' 2>/dev/null && fail "connect to a closed port succeeded"
 errors=$(ctl_ok show errors)
 echo "$errors"
-echo "$errors" | grep -q "tcp4-input .*no connection or listener (RST sent)" ||
+echo "$errors" | has "tcp4-input .*no connection or listener (RST sent)" ||
     fail "the TCP SYN was not counted: $errors"
 ctl_ok clear errors
-ctl_ok show errors | grep -q "no connection or listener" && fail "clear errors did not clear"
+ctl_ok show errors | has "no connection or listener" && fail "clear errors did not clear"
 
-ctl_ok show buffers | grep -q "free in the pool" || fail "show buffers"
-ctl_ok show workers | grep -q "$TAP/0" || fail "show workers lacks the tap's queue"
+ctl_ok show buffers | has "free in the pool" || fail "show buffers"
+ctl_ok show workers | has "$TAP/0" || fail "show workers lacks the tap's queue"
 ctl_ok show ip stats >/dev/null
 stop_hsd
 log "ok"

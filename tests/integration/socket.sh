@@ -17,7 +17,7 @@ HSD_PID=""
 [ -S "$SOCK" ] || fail "expected a stale socket file after SIGKILL"
 rc=0
 out=$(ctl show version 2>&1) || rc=$?
-[ "$rc" -eq 3 ] && echo "$out" | grep -q "connection refused" || fail "stale: exit $rc '$out'"
+[ "$rc" -eq 3 ] && echo "$out" | has "connection refused" || fail "stale: exit $rc '$out'"
 start_hsd
 grep -q "removing a stale socket file" "$WORK/hsd.log" || fail "no log line for a stale socket"
 

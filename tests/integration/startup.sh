@@ -15,8 +15,8 @@ ip route add 10.77.55.0/24 via 10.77.5.1
 CONF
 at_exit "ip link del $TAP"
 start_hsd -c "$GOOD"
-ctl_ok show interface "$TAP" | grep -q "10.77.5.2/24" || fail "the address was not set"
-ctl_ok show ip fib | grep -q "10.77.55.0/24" || fail "the route was not added"
+ctl_ok show interface "$TAP" | has "10.77.5.2/24" || fail "the address was not set"
+ctl_ok show ip fib | has "10.77.55.0/24" || fail "the route was not added"
 ping_ok 3 -i 0.05 10.77.5.2
 stop_hsd
 
@@ -56,6 +56,6 @@ grep -q "use a number" "$WORK/bad.log" || fail "unclear: $(cat "$WORK/bad.log")"
 rc=0
 "$HSD" --api-socket "$SOCK" --log-level bogus >"$WORK/bad.log" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "bad --log-level: exit $rc"
-"$HSD" --version | grep -q "^hsd " || fail "hsd --version"
-"$HSD" --help | grep -q -- "--api-socket" || fail "hsd --help"
+"$HSD" --version | has "^hsd " || fail "hsd --version"
+"$HSD" --help | has -- "--api-socket" || fail "hsd --help"
 log "ok"

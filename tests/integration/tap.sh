@@ -23,7 +23,7 @@ for workers in 1 0 2; do
         at_exit "ip link del $TAP2"
         ctl_ok set interface ip address "$TAP2" 10.77.11.2/24
         ctl_ok set interface state "$TAP2" up
-        ctl_ok show workers | grep -A 2 "^worker 1 " | grep -q "$TAP2/0" ||
+        ctl_ok show workers | grep -A 2 "^worker 1 " | has "$TAP2/0" ||
             fail "$TAP2 is not on worker 1: $(ctl show workers)"
         ping_ok 200 -i 0.005 10.77.1.2 &
         p1=$!
@@ -41,9 +41,9 @@ for workers in 1 0 2; do
     fi
 
     neigh=$(ctl_ok show ip neighbors)
-    echo "$neigh" | grep -q "10.77.1.1" || fail "show ip neighbors lacks the kernel: $neigh"
+    echo "$neigh" | has "10.77.1.1" || fail "show ip neighbors lacks the kernel: $neigh"
     counters=$(ctl_ok show interface "$TAP" counters)
-    echo "$counters" | grep -q "^$TAP " || fail "show interface $TAP: $counters"
+    echo "$counters" | has "^$TAP " || fail "show interface $TAP: $counters"
     rx=$(echo "$counters" | sed -n 's/.*rx packets \([0-9]*\).*/\1/p')
     [ "${rx:-0}" -ge 100 ] || fail "rx packets ${rx:-none} < 100: $counters"
 

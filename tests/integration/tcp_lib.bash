@@ -68,7 +68,7 @@ setup_veth() {
 require_echo() {
     local out
     out=$(ctl help 2>&1 || true)
-    echo "$out" | grep -q "test echo" || fail "hsd has no 'test echo' command: $(echo "$out" | head -n 5)"
+    echo "$out" | has "test echo" || fail "hsd has no 'test echo' command: $(sed -n 1,5p <<<"$out")"
 }
 
 # loss_on PCT: drops PCT% of the frames both ways on the kernel's interface (nftables, in
@@ -137,7 +137,7 @@ builtin_client_echo() {
     local spid=$!
     at_exit "kill -- -$spid 2>/dev/null"
     for _ in $(seq 50); do
-        kns ss -ltn | grep -q "$KIP:$port" && break
+        kns ss -ltn | has "$KIP:$port" && break
         sleep 0.1
     done
     local t0 t1 out
@@ -146,7 +146,7 @@ builtin_client_echo() {
         fail "test echo client: $out"
     t1=$(now_ms)
     echo "$out"
-    echo "$out" | grep -q "^ok: $n of $n connections completed and verified" ||
+    echo "$out" | has "^ok: $n of $n connections completed and verified" ||
         fail "builtin client against the kernel echo server: $out"
     log "builtin client -> kernel echo server: $n x $bytes bytes verified in $((t1 - t0)) ms"
     kill -- -"$spid" 2>/dev/null || true
@@ -159,7 +159,7 @@ closed_port_refused() {
     t0=$(now_ms)
     out=$(kns socat -T 5 - "TCP:$SIP:$port,connect-timeout=5" </dev/null 2>&1) && fail "connect to closed port $port succeeded"
     t1=$(now_ms)
-    echo "$out" | grep -qi "refused" || fail "connect to closed port $port: not refused: $out"
+    echo "$out" | has -i "refused" || fail "connect to closed port $port: not refused: $out"
     [ $((t1 - t0)) -lt 1000 ] || fail "connect to closed port $port refused after $((t1 - t0)) ms (>= 1 s)"
     log "closed port $port: connection refused in $((t1 - t0)) ms"
 }
