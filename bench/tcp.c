@@ -583,9 +583,9 @@ static bool find_tools(void)
     snprintf(hsd_path, sizeof(hsd_path), "%s", h ? h : "");
     snprintf(hsctl_path, sizeof(hsctl_path), "%s", c ? c : "");
     if (!h)
-        snprintf(hsd_path, sizeof(hsd_path), "%s/../src/daemon/hsd", exe);
+        snprintf(hsd_path, sizeof(hsd_path), "%s/../hsd", exe);
     if (!c)
-        snprintf(hsctl_path, sizeof(hsctl_path), "%s/../src/tools/hsctl", exe);
+        snprintf(hsctl_path, sizeof(hsctl_path), "%s/../hsctl", exe);
     return access(hsd_path, X_OK) == 0 && access(hsctl_path, X_OK) == 0;
 }
 
