@@ -3,15 +3,19 @@
 JOBS ?= $(shell nproc)
 GEN := -G Ninja
 
-.PHONY: all release test asan tsan bench demo format clean
+.PHONY: all deps release test asan tsan bench demo format clean
 
 all: release
 
-release:
+# Idempotent and quiet when everything is installed (0.1 s): every build target runs it.
+deps:
+	@scripts/deps.sh
+
+release: deps
 	cmake -S . -B build/release $(GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/release -j $(JOBS)
 
-tsan:
+tsan: deps
 	cmake -S . -B build/tsan $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHS_SANITIZE=thread >/dev/null
 	cmake --build build/tsan -j $(JOBS)
 
@@ -22,17 +26,14 @@ asan: tsan
 	  -DHS_TSAN_DIR=$(CURDIR)/build/tsan >/dev/null
 	cmake --build build/asan -j $(JOBS)
 
-test:
-	scripts/deps.sh
+test: deps
 	$(MAKE) --no-print-directory asan
 	cd build/asan && ctest --output-on-failure -j $(JOBS)
 
 bench: release
-	scripts/deps.sh
 	bench/run.sh build/release
 
 demo: release
-	scripts/deps.sh
 	build/release/hsd --demo
 
 format:
