@@ -2,6 +2,7 @@
  * reasons), show buffers, show workers, show version. */
 #include "daemon/hsd.h"
 #include "hs/ctl.h"
+#include "net/handoff.h"
 #include "net/interface.h"
 
 #include <stdio.h>
@@ -149,6 +150,11 @@ static int cmd_show_workers(hs_cli_args_t *a)
                       "  loops %lu  sleeps %lu  packets %lu\n  rx queues:", (unsigned long)t->loops,
                       (unsigned long)t->sleeps, (unsigned long)t->packets);
         worker_queues(a, hs_net_worker(d->net, w));
+        for (uint32_t to = 0; d->net->handoff && to < d->net->n_workers; to++)
+            if (to != w)
+                hs_cli_printf(a, "  hand-off to worker %u: %u queued, %lu refused (ring full)\n",
+                              to, hs_handoff_queued(d->net, w, to),
+                              (unsigned long)hs_handoff_refused(d->net, w, to));
     }
     return 0;
 }

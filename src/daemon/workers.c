@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "daemon/workers.h"
 #include "infra/log.h"
+#include "net/handoff.h"
 #include "net/interface.h"
 #include "session/session.h"
 
@@ -87,8 +88,11 @@ static void sleep_in_epoll(hs_wthread_t *t, uint64_t now)
     uint64_t due = next_due(t, now);
     int timeout_ms = due > now ? (int)((due - now + HS_NS_PER_MS - 1) / HS_NS_PER_MS) : 0;
     struct epoll_event ev[16];
+    if (!hs_handoff_sleep_begin(t->wk))
+        return; /* another worker handed us buffers meanwhile */
     t->sleeps++;
     int n = epoll_wait(t->epfd, ev, 16, timeout_ms);
+    hs_handoff_sleep_end(t->wk);
     bool rx_ready = false;
     for (int i = 0; i < n; i++) {
         if (ev[i].data.fd == t->wake_fd) {
@@ -145,6 +149,14 @@ static void wake(hs_wthread_t *t)
         HS_LOG_WARN("hsd", "worker %u: eventfd write: %s", t->index, strerror(errno));
 }
 
+/* net->wake_worker: a worker handed buffers to a sleeping one. */
+static void wake_worker(void *ctx, uint32_t worker)
+{
+    hs_workers_t *ws = ctx;
+    if (worker < ws->n_threads)
+        wake(&ws->threads[worker]);
+}
+
 static int thread_init(hs_workers_t *ws, uint32_t i)
 {
     hs_wthread_t *t = &ws->threads[i];
@@ -182,6 +194,8 @@ int hs_workers_start(hs_workers_t *ws, hs_net_t *net, struct hs_session_main *sm
         rv = thread_init(ws, i);
     if (rv == 0)
         rebuild_all(ws);
+    net->wake_worker = wake_worker;
+    net->wake_ctx = ws;
     for (uint32_t i = 0; i < n_threads && rv == 0; i++) {
         hs_wthread_t *t = &ws->threads[i];
         rv = -pthread_create(&t->thread, NULL, thread_main, t);
@@ -204,12 +218,16 @@ void hs_workers_stop(hs_workers_t *ws)
     pthread_cond_broadcast(&ws->release_cv);
     pthread_mutex_unlock(&ws->lock);
     uint32_t n = HS_MAX(ws->n_threads, 1u);
+    for (uint32_t i = 0; i < n; i++)
+        if (ws->threads[i].started)
+            wake(&ws->threads[i]);
+    /* All joined before any eventfd closes: a running worker may still wake another. */
+    for (uint32_t i = 0; i < n; i++)
+        if (ws->threads[i].started)
+            pthread_join(ws->threads[i].thread, NULL);
+    ws->net->wake_worker = NULL;
     for (uint32_t i = 0; i < n; i++) {
         hs_wthread_t *t = &ws->threads[i];
-        if (t->started) {
-            wake(t);
-            pthread_join(t->thread, NULL);
-        }
         if (t->epfd >= 0)
             close(t->epfd);
         if (t->wake_fd >= 0)

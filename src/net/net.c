@@ -7,10 +7,13 @@
 #include "net/ip4.h"
 #include "net/pcap.h"
 #include "net/devices.h"
+#include "net/handoff.h"
+#include "infra/rand.h"
 #include "infra/log.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define NET_DEFAULT_BUFFERS 32768
 
@@ -20,7 +23,8 @@ static int net_register_layers(hs_net_t *net, const hs_net_config_t *cfg)
     if (cfg->register_nodes && (rv = cfg->register_nodes(net, cfg->register_ctx)) < 0)
         return rv;
     if ((rv = hs_ethernet_init(net)) < 0 || (rv = hs_arp_init(net)) < 0 ||
-        (rv = hs_ip4_init(net)) < 0 || (rv = hs_devices_init(net)) < 0)
+        (rv = hs_ip4_init(net)) < 0 || (rv = hs_devices_init(net)) < 0 ||
+        (rv = hs_handoff_register_node(net)) < 0)
         return rv;
     if ((rv = hs_graph_finalize(&net->graph)) < 0)
         return rv;
@@ -53,6 +57,16 @@ static int net_worker_init(hs_net_t *net, uint32_t i)
     return hs_ip4_worker_init(wk);
 }
 
+/* The flow hash key: from the configured seed (replayable), else random. */
+static void flow_key_init(hs_net_t *net, uint64_t seed)
+{
+    if (!seed && getrandom(net->flow_key, sizeof(net->flow_key), GRND_NONBLOCK) ==
+                     (ssize_t)sizeof(net->flow_key))
+        return;
+    uint64_t st = seed ? seed : hs_clock_mono_ns(), k[2] = {hs_splitmix64(&st), hs_splitmix64(&st)};
+    memcpy(net->flow_key, k, sizeof(k));
+}
+
 int hs_net_create(hs_net_t **out, const hs_net_config_t *cfg)
 {
     if (!cfg->clock || cfg->n_workers == 0)
@@ -61,6 +75,7 @@ int hs_net_create(hs_net_t **out, const hs_net_config_t *cfg)
     if (!net)
         return -ENOMEM;
     net->clock = cfg->clock;
+    flow_key_init(net, cfg->flow_seed);
     hs_graph_init(&net->graph);
     int rv = hs_pool_init(&net->interfaces, sizeof(hs_interface_t), 0);
     if (rv == 0)
@@ -73,6 +88,8 @@ int hs_net_create(hs_net_t **out, const hs_net_config_t *cfg)
     }
     for (uint32_t i = 0; rv == 0 && i < cfg->n_workers; i++, net->n_workers++)
         rv = net_worker_init(net, i);
+    if (rv == 0)
+        rv = hs_handoff_init(net);
     if (rv < 0) {
         HS_LOG_ERR("net", "cannot create the packet path: %s", strerror(-rv));
         hs_net_destroy(net);
@@ -87,6 +104,7 @@ void hs_net_destroy(hs_net_t *net)
     if (!net)
         return;
     hs_pool_foreach(&net->interfaces, i) hs_interface_delete(net, i);
+    hs_handoff_destroy(net);
     for (uint32_t i = 0; i < net->n_workers; i++) {
         hs_net_worker_t *wk = &net->workers[i];
         hs_ip4_worker_destroy(wk);

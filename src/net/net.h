@@ -21,6 +21,7 @@ struct hs_ip4_main;
 struct hs_ip4_worker;
 struct hs_arp_main;
 struct hs_pcap_main;
+struct hs_handoff_main;
 
 typedef struct {
     uint32_t n_workers; /* data-plane runtimes, at least 1 */
@@ -30,6 +31,9 @@ typedef struct {
      * before the IPv4 layer's init, so ip4-local finds them by name. */
     int (*register_nodes)(hs_net_t *net, void *ctx);
     void *register_ctx;
+    /* Keys the flow-to-worker hash (hs_net_flow_worker); 0: random. Simulations fix it so
+     * runs replay. */
+    uint64_t flow_seed;
 } hs_net_config_t;
 
 /* An rx queue a worker polls. */
@@ -70,6 +74,12 @@ struct hs_net {
     struct hs_ip4_main *ip4;
     struct hs_arp_main *arp;
     struct hs_pcap_main *pcap;
+    struct hs_handoff_main *handoff; /* NULL with one worker */
+    uint8_t flow_key[16];            /* siphash key of hs_net_flow_worker */
+    /* Set by whoever runs the workers on threads (hsd): wakes a sleeping worker. NULL when
+     * every worker is polled from one thread (simulations). */
+    void (*wake_worker)(void *ctx, uint32_t worker);
+    void *wake_ctx;
 };
 
 /* Builds an instance with every node registered. 0 or -errno (logged with the reason). */
@@ -80,6 +90,13 @@ static inline hs_net_worker_t *hs_net_worker(hs_net_t *net, uint32_t i)
 {
     return &net->workers[i];
 }
+
+/* The worker that owns a flow (its local and remote address and port, and protocol):
+ * every worker computes the same answer, so a packet that reaches another worker is handed
+ * to the owner (net/handoff.h) and an active open picks a local port the opening worker
+ * owns. Keyed (flow_key): peers cannot aim flows at one worker. */
+uint32_t hs_net_flow_worker(const hs_net_t *net, uint8_t proto, uint32_t lcl_ip, uint16_t lcl_port,
+                            uint32_t rmt_ip, uint16_t rmt_port);
 
 /* One data-plane iteration of a worker at time now_ns: polls every input node (which poll
  * the worker's rx queues), runs the graph until idle, and does housekeeping (ARP aging,

@@ -14,16 +14,12 @@
  * So an app callback never runs under a transport call, and a transport call never runs
  * under an app callback: neither can free what the other still holds.
  *
- * Flows and workers: a connection lives on the worker whose rx queue its packets arrive
- * on. Listeners exist on every worker (hs_app_listen), so a passive open is accepted by
- * whichever worker gets the SYN, and the rest of the flow follows it there as long as the
- * driver keeps a flow on one queue (a tap's kernel side does). An active open starts on
- * the worker polling queue 0 of the route's interface (hs_session_connect_worker): right
- * for single-queue interfaces, which is every interface with one worker. Not built yet:
- * with several queues per interface the reply may reach another worker, which finds no
- * connection and answers with a reset (the open fails; nothing is misdelivered). That
- * needs a software hand-off between workers, or choosing the source port so that RSS
- * brings the reply to the connecting worker. */
+ * Flows and workers: a connection lives on the worker that owns its flow, a keyed hash of
+ * its addresses and ports (hs_net_flow_worker). Listeners exist on every worker
+ * (hs_app_listen); a segment that reaches another worker (the kernel spreads a multi-queue
+ * tap's flows its own way) is handed to the owner by tcp4-input (net/handoff.h), so a
+ * passive open is accepted by the owner of its flow. An active open runs on the worker
+ * hs_session_connect_worker names and picks a local port whose flow that worker owns. */
 #ifndef HS_SESSION_SESSION_H
 #define HS_SESSION_SESSION_H
 

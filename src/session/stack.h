@@ -39,10 +39,9 @@ uint32_t hs_session_stack_poll(hs_net_t *net, hs_session_main_t *sm, uint32_t i,
 uint64_t hs_session_stack_next_ns(hs_net_t *net, hs_session_main_t *sm, uint32_t i,
                                   uint64_t now_ns);
 
-/* The worker an active open toward rmt_ip should start on: the one polling the rx queue
- * its replies will arrive on, i.e. queue 0 of the route's interface. Right for
- * single-queue interfaces; with several queues per interface the kernel may deliver the
- * replies elsewhere (RSS / hand-off between workers is not built yet). 0 when unknown. */
+/* The worker an active open toward rmt_ip starts on: the one polling queue 0 of the
+ * route's interface (0 when unknown). Any worker would do: the open picks a local port
+ * its worker owns, and replies reaching another queue are handed to it (net/handoff.h). */
 uint32_t hs_session_connect_worker(hs_session_main_t *sm, uint32_t fib_index, uint32_t rmt_ip);
 
 #endif

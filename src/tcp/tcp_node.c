@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/handoff.h"
 #include "net/ip4.h"
 #include "net/ip4_packet.h"
 
@@ -100,6 +101,53 @@ static void trace(hs_graph_rt_t *rt, hs_node_rt_t *node, hs_buf_t *b, const hs_t
     hs_trace_add(rt, node, b, &t, sizeof(t));
 }
 
+/* The worker owning b's flow (net/handoff.h); this one when the ports are not in the first
+ * buffer (the segment is then judged, and dropped as malformed, here). */
+static uint32_t owner_of(const hs_net_worker_t *nw, hs_buf_t *b, tcp_trace_t *t)
+{
+    const hs_ip4_header_t *ih = (const hs_ip4_header_t *)hs_buf_cur(b);
+    uint32_t ihl = hs_ip4_hdr_len(ih);
+    if (b->current_length < ihl + 4)
+        return nw->index;
+    const uint8_t *th = hs_buf_cur(b) + ihl;
+    *t = (tcp_trace_t){.src = ntohl(ih->src),
+                       .dst = ntohl(ih->dst),
+                       .sport = (uint16_t)(th[0] << 8 | th[1]),
+                       .dport = (uint16_t)(th[2] << 8 | th[3]),
+                       .error = HS_TCP_E_HANDOFF};
+    return hs_net_flow_worker(nw->net, HS_IP_PROTO_TCP, t->dst, t->dport, t->src, t->sport);
+}
+
+/* Sends the buffers of other workers' flows to their owners; what a full ring refuses is
+ * dropped and counted. */
+static void hand_off(hs_graph_rt_t *rt, hs_node_rt_t *node, hs_tcp_worker_t *tw,
+                     const uint32_t *bis, const uint32_t *owner, uint32_t n)
+{
+    uint32_t todo[HS_FRAME_SIZE], n_todo = n, batch[HS_FRAME_SIZE];
+    memcpy(todo, owner, n * sizeof(*owner));
+    uint32_t order[HS_FRAME_SIZE];
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    while (n_todo) { /* one target worker per round */
+        uint32_t to = todo[0], n_batch = 0, n_rest = 0;
+        for (uint32_t i = 0; i < n_todo; i++) {
+            if (todo[i] == to) {
+                batch[n_batch++] = bis[order[i]];
+            } else {
+                todo[n_rest] = todo[i];
+                order[n_rest++] = order[i];
+            }
+        }
+        uint32_t sent = hs_handoff_send(tw->nw, to, node->node->index, batch, n_batch);
+        hs_node_count(node, HS_TCP_E_HANDOFF, sent);
+        for (uint32_t i = sent; i < n_batch; i++) {
+            tw->drops[HS_TCP_E_HANDOFF_FULL]++;
+            hs_node_drop(rt, node, batch[i], HS_TCP_E_HANDOFF_FULL);
+        }
+        n_todo = n_rest;
+    }
+}
+
 static uint32_t tcp4_input_fn(hs_graph_rt_t *rt, hs_node_rt_t *node, const uint32_t *bis,
                               uint32_t n)
 {
@@ -111,9 +159,22 @@ static uint32_t tcp4_input_fn(hs_graph_rt_t *rt, hs_node_rt_t *node, const uint3
         return n;
     }
     uint64_t now = HS_MAX(rt->now_ns, tw->now_ns);
+    uint32_t away[HS_FRAME_SIZE], away_owner[HS_FRAME_SIZE], n_away = 0;
+    bool several = tw->nw->net->n_workers > 1;
     tw->in_node = true;
     for (uint32_t i = 0; i < n; i++) {
         hs_buf_t *b = hs_rt_buf(rt, bis[i]);
+        if (several) {
+            tcp_trace_t t;
+            uint32_t owner = owner_of(tw->nw, b, &t);
+            if (owner != tw->nw->index) {
+                if (hs_unlikely(b->flags & HS_BUF_F_TRACED))
+                    hs_trace_add(rt, node, b, &t, sizeof(t));
+                away_owner[n_away] = owner;
+                away[n_away++] = bis[i];
+                continue;
+            }
+        }
         hs_tcp_seg_t seg;
         seg.payload_len = 0;
         int rv = seg_from_buf(tw, rt->bufs->pool, b, &seg);
@@ -131,6 +192,8 @@ static uint32_t tcp4_input_fn(hs_graph_rt_t *rt, hs_node_rt_t *node, const uint3
         }
     }
     hs_buf_free(rt->bufs, done, n_done);
+    if (n_away)
+        hand_off(rt, node, tw, away, away_owner, n_away);
     hs_tcp_flush(tw);
     tw->in_node = false;
     return n;

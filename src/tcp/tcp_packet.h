@@ -129,7 +129,9 @@ typedef struct {
     _(FIFO_FULL, "payload beyond the rx FIFO's space")                                             \
     _(OOO_FULL, "out-of-order segment not kept (FIFO list full)")                                  \
     _(DATA_AFTER_FIN, "data after the peer's FIN")                                                 \
-    _(TIME_WAIT, "segment in TIME-WAIT")
+    _(TIME_WAIT, "segment in TIME-WAIT")                                                           \
+    _(HANDOFF, "handed to the worker owning the flow")                                             \
+    _(HANDOFF_FULL, "hand-off ring to the owning worker full")
 
 typedef enum {
 #define _(sym, str) HS_TCP_E_##sym,

@@ -6,6 +6,7 @@
 #include "infra/siphash.h"
 #include "net/fib.h"
 #include "net/ip4.h"
+#include "net/ip4_packet.h"
 
 #define EPHEMERAL_LO 49152u /* RFC 6335 dynamic ports: 49152..65535 */
 #define EPHEMERAL_N  (65536u - EPHEMERAL_LO)
@@ -35,14 +36,19 @@ void hs_tcp_unlisten(hs_tcp_worker_t *tw, uint32_t listener_index)
 
 /* RFC 6056 3.3.3 (algorithm 3, simple hash-based): a keyed hash of the destination picks
  * where to start in 49152..65535, a per-worker counter moves it on for each connect, and
- * ports are probed linearly until the 5-tuple is free. */
+ * ports are probed linearly until the 5-tuple is free. With several workers only ports
+ * whose flow this worker owns qualify (1 in n), so every reply is handed here. */
 static int pick_port(hs_tcp_worker_t *tw, const hs_transport_conn_t *c)
 {
+    const hs_net_t *net = tw->nw->net;
     uint64_t w[2] = {(uint64_t)c->lcl_ip << 32 | c->rmt_ip,
                      2ull << 62 | (uint64_t)c->fib_index << 16 | c->rmt_port};
     uint32_t off = (uint32_t)hs_siphash24_u64s(tw->cfg.secret, w, 2);
     for (uint32_t i = 0; i < EPHEMERAL_N; i++) {
         uint16_t port = (uint16_t)(EPHEMERAL_LO + (off + tw->ephemeral_next + i) % EPHEMERAL_N);
+        if (hs_net_flow_worker(net, HS_IP_PROTO_TCP, c->lcl_ip, port, c->rmt_ip, c->rmt_port) !=
+            tw->nw->index)
+            continue; /* its segments would go to another worker (net/handoff.h) */
         if (hs_session_lookup_conn4(tw->sw, HS_PROTO_TCP, c->fib_index, c->lcl_ip, port, c->rmt_ip,
                                     c->rmt_port) < 0) {
             tw->ephemeral_next += i + 1;

@@ -23,14 +23,17 @@ now_ms() {
     echo $(($(date +%s%N) / 1000000))
 }
 
-# setup_tap N: hsd with a tap, stack 10.78.N.2/24, kernel 10.78.N.1/24.
+# setup_tap N [hsd flags...]: hsd with a tap (TAP_QUEUES queues, default 1), stack
+# 10.78.N.2/24, kernel 10.78.N.1/24.
 setup_tap() {
-    start_hsd
+    local n=$1
+    shift
+    start_hsd "$@"
     KIF=hstcp$$
-    KIP=10.78.$1.1
-    SIP=10.78.$1.2
+    KIP=10.78.$n.1
+    SIP=10.78.$n.2
     STACK_IF=$KIF
-    ctl_ok create tap name "$KIF" host-ip "$KIP/24" >/dev/null
+    ctl_ok create tap name "$KIF" host-ip "$KIP/24" queues "${TAP_QUEUES:-1}" >/dev/null
     at_exit "ip link del $KIF"
     ctl_ok set interface ip address "$KIF" "$SIP/24"
     ctl_ok set interface state "$KIF" up
@@ -131,7 +134,7 @@ builtin_client_echo() {
     local bytes=$1 port=$2 n=$3
     # The server runs as its own process group (setsid) so that it and its forked
     # children can all be stopped: kns is a function, and $! names its subshell.
-    local cmd=(socat -b 65536 -t 60 "TCP-LISTEN:$port,bind=$KIP,reuseaddr,fork" EXEC:cat)
+    local cmd=(socat -b 65536 -t 60 "TCP-LISTEN:$port,bind=$KIP,reuseaddr,fork,backlog=256" EXEC:cat)
     [ -n "$KNS" ] && cmd=(ip netns exec "$KNS" "${cmd[@]}")
     setsid "${cmd[@]}" >"$WORK/echo-server.log" 2>&1 &
     local spid=$!
