@@ -1,6 +1,7 @@
 /* Interface commands: create tap / host-interface, delete, set state / ip address / mtu /
  * table, show interface. */
 #include "daemon/hsd.h"
+#include "drivers/kernel_if.h"
 #include "net/devices.h"
 #include "net/interface.h"
 #include "net/ip4.h"
@@ -83,8 +84,14 @@ static int cmd_create_host_if(hs_cli_args_t *a)
     if (!ifname)
         return -EINVAL;
     if (hs_cli_keyword(a, "mac")) {
-        if (hs_cli_mac(a, "MAC address", mac) < 0)
+        if (hs_cli_keyword(a, "kernel")) { /* share the kernel interface's MAC */
+            int rv = hs_kif_get_mac(ifname, mac);
+            if (rv < 0)
+                return hs_cli_error(a, rv, "host-interface %s: cannot read its MAC: %s (is the "
+                                    "name right? see 'ip link')", ifname, strerror(-rv));
+        } else if (hs_cli_mac(a, "MAC address or 'kernel'", mac) < 0) {
             return -EINVAL;
+        }
         macp = mac;
     }
     if (hs_cli_end(a) < 0)
@@ -203,7 +210,7 @@ static int cmd_show_if(hs_cli_args_t *a)
 static const hs_cli_cmd_t if_cmds[] = {
     {"create tap", "name NAME [host-ip A.B.C.D/LEN] [queues N] [mac xx:xx:xx:xx:xx:xx]",
      "create a tap interface (kernel side NAME, optionally given an address)", cmd_create_tap},
-    {"create host-interface", "name IFNAME [mac xx:xx:xx:xx:xx:xx]",
+    {"create host-interface", "name IFNAME [mac xx:xx:xx:xx:xx:xx|kernel]",
      "attach to kernel interface IFNAME through af_packet (named host-IFNAME)", cmd_create_host_if},
     {"delete interface", "NAME", "delete an interface (its addresses and routes go too)",
      cmd_delete_if},

@@ -182,9 +182,17 @@ int hs_af_packet_if_create(hs_net_t *net, const char *host_ifname, const uint8_t
     if (!d)
         return -ENOMEM;
     memcpy(d->host_ifname, host_ifname, n + 1);
-    /* By default the stack takes the kernel interface's MAC, so no promiscuous mode is
-     * needed; keep the kernel side free of addresses. */
-    d->promisc = mac && !hs_mac_equal(mac, kmac);
+    /* By default the stack has its own MAC, and the kernel interface turns promiscuous
+     * (a membership of our socket, undone when it closes): the kernel then drops the
+     * stack's frames at once as not for this host instead of running its IP input on
+     * each (bench/tcp: +13% bulk, +23% connections/s), and a physical NIC delivers them.
+     * Passing the kernel's own MAC shares it, without promiscuous mode. */
+    uint8_t own[6];
+    if (!mac) {
+        hs_mac_random_local(own);
+        mac = own;
+    }
+    d->promisc = !hs_mac_equal(mac, kmac);
     hs_af_packet_config_t cfg = {.promisc = d->promisc};
     if ((rv = hs_af_packet_open(&d->ap, host_ifname, &cfg, err, err_len)) < 0) {
         free(d);
@@ -192,7 +200,7 @@ int hs_af_packet_if_create(hs_net_t *net, const char *host_ifname, const uint8_t
     }
     int fd = hs_af_packet_fd(d->ap);
     uint32_t idx;
-    rv = hs_interface_create(net, name, &hs_af_packet_device_class, d, mac ? mac : kmac, 1, &fd,
+    rv = hs_interface_create(net, name, &hs_af_packet_device_class, d, mac, 1, &fd,
                              &idx);
     if (rv < 0) {
         snprintf(err, err_len, "host-interface %s: cannot register %s: %s", host_ifname, name,

@@ -27,7 +27,9 @@ int hs_tap_if_create(hs_net_t *net, const hs_tap_if_config_t *cfg, uint32_t *sw_
                      size_t err_len);
 
 /* create host-interface name IFNAME: attaches to an existing kernel interface through
- * af_packet; the interface is named "host-IFNAME". */
+ * af_packet; the interface is named "host-IFNAME". mac NULL: a random locally administered
+ * MAC, the kernel interface promiscuous while attached; the kernel interface's own MAC:
+ * shared, not promiscuous. */
 int hs_af_packet_if_create(hs_net_t *net, const char *host_ifname, const uint8_t *mac,
                            uint32_t *sw_if_index, char *err, size_t err_len);
 

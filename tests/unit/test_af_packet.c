@@ -491,6 +491,25 @@ static void *stack_main(void *arg)
     return NULL;
 }
 
+/* Whether a kernel interface is promiscuous: a packet socket's membership counts in
+ * "promiscuity N" of `ip -d link` (not in the PROMISC flag, which is the admin's). */
+static bool kernel_if_promisc(const char *ifname)
+{
+    char cmd[128], line[512];
+    snprintf(cmd, sizeof(cmd), "ip -d link show %s", ifname);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    int promiscuity = -1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "promiscuity ");
+        if (p)
+            promiscuity = atoi(p + strlen("promiscuity "));
+    }
+    pclose(f);
+    assert_true(promiscuity >= 0);
+    return promiscuity > 0;
+}
+
 static void test_glue_kernel_pings_stack(void **state)
 {
     (void)state;
@@ -502,13 +521,23 @@ static void test_glue_kernel_pings_stack(void **state)
     assert_int_equal(hs_net_create(&st.net, &cfg), 0);
     char err[256] = "";
     uint32_t sw;
-    int rv = hs_af_packet_if_create(st.net, US_IF, NULL, &sw, err, sizeof(err));
+    /* Default: a MAC of its own, the kernel interface promiscuous while attached. */
+    assert_int_equal(hs_af_packet_if_create(st.net, US_IF, NULL, &sw, err, sizeof(err)), 0);
+    hs_interface_t *ifc = hs_interface_get(st.net, sw);
+    assert_memory_not_equal(ifc->mac, our_mac, 6);
+    assert_int_equal(ifc->mac[0] & 3, 2); /* locally administered unicast */
+    assert_true(kernel_if_promisc(US_IF));
+    assert_int_equal(hs_interface_delete(st.net, sw), 0);
+    assert_false(kernel_if_promisc(US_IF));
+    /* The kernel interface's own MAC: shared, no promiscuous mode. */
+    int rv = hs_af_packet_if_create(st.net, US_IF, our_mac, &sw, err, sizeof(err));
     if (rv < 0)
         print_error("%s\n", err);
     assert_int_equal(rv, 0);
-    hs_interface_t *ifc = hs_interface_get(st.net, sw);
+    ifc = hs_interface_get(st.net, sw);
     assert_string_equal(ifc->name, "host-" US_IF);
-    assert_memory_equal(ifc->mac, our_mac, 6); /* the kernel interface's MAC by default */
+    assert_memory_equal(ifc->mac, our_mac, 6);
+    assert_false(kernel_if_promisc(US_IF));
     assert_int_equal(hs_af_packet_if_create(st.net, US_IF, NULL, &sw, err, sizeof(err)), -EEXIST);
     assert_int_equal(hs_af_packet_if_create(st.net, "hs-none", NULL, &sw, err, sizeof(err)),
                      -ENODEV);
