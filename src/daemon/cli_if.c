@@ -87,8 +87,10 @@ static int cmd_create_host_if(hs_cli_args_t *a)
         if (hs_cli_keyword(a, "kernel")) { /* share the kernel interface's MAC */
             int rv = hs_kif_get_mac(ifname, mac);
             if (rv < 0)
-                return hs_cli_error(a, rv, "host-interface %s: cannot read its MAC: %s (is the "
-                                    "name right? see 'ip link')", ifname, strerror(-rv));
+                return hs_cli_error(a, rv,
+                                    "host-interface %s: cannot read its MAC: %s (is the "
+                                    "name right? see 'ip link')",
+                                    ifname, strerror(-rv));
         } else if (hs_cli_mac(a, "MAC address or 'kernel'", mac) < 0) {
             return -EINVAL;
         }

@@ -37,8 +37,7 @@ struct hs_af_packet {
     char ifname[IFNAMSIZ];
     int ifindex;
     int fd;      /* main socket: V3 rx ring, transmit */
-    int wake_fd; /* companion V2 socket, -1 when none */
-    int ep_fd;   /* epoll over both, -1 when there is no companion */
+    int wake_fd; /* companion V2 socket, -1 when none; the fd a sleeping reader polls */
     uint8_t *ring;
     size_t ring_len;
     uint32_t block_size, n_blocks;
@@ -166,20 +165,6 @@ static int main_open(hs_af_packet_t *ap, const hs_af_packet_config_t *cfg, const
     return bind_to(ap->fd, ap->ifindex);
 }
 
-static int epoll_open(hs_af_packet_t *ap)
-{
-    ap->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (ap->ep_fd < 0)
-        return -errno;
-    int fds[2] = {ap->fd, ap->wake_fd};
-    for (int i = 0; i < 2; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
-        if (epoll_ctl(ap->ep_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
-            return -errno;
-    }
-    return 0;
-}
-
 static int check_config(const hs_af_packet_config_t *cfg, uint32_t *bs, uint32_t *nb)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -217,7 +202,7 @@ int hs_af_packet_open(hs_af_packet_t **out, const char *ifname, const hs_af_pack
         return -ENOMEM;
     memcpy(ap->ifname, ifname, n + 1);
     ap->ifindex = ifindex;
-    ap->fd = ap->wake_fd = ap->ep_fd = -1;
+    ap->fd = ap->wake_fd = -1;
     ap->block_size = bs;
     ap->n_blocks = nb;
     ap->inplace = AFP_INPLACE_SAFE && !cfg->no_inplace;
@@ -226,8 +211,6 @@ int hs_af_packet_open(hs_af_packet_t **out, const char *ifname, const hs_af_pack
     rv = cfg->no_wakeup_ring || !ap->inplace ? 0 : wake_open(ap, &step);
     if (rv == 0)
         rv = main_open(ap, cfg, &step);
-    if (rv == 0 && ap->wake_fd >= 0 && (rv = epoll_open(ap)) < 0)
-        step = "epoll";
     if (rv < 0) {
         hs_af_packet_close(ap);
         return afp_fail(ifname, step, -rv, err, err_len);
@@ -244,16 +227,19 @@ void hs_af_packet_close(hs_af_packet_t *ap)
         munmap(ap->ring, ap->ring_len);
     if (ap->wake_ring)
         munmap(ap->wake_ring, ap->wake_len);
-    int fds[3] = {ap->ep_fd, ap->fd, ap->wake_fd};
-    for (int i = 0; i < 3; i++)
+    int fds[2] = {ap->fd, ap->wake_fd};
+    for (int i = 0; i < 2; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(ap);
 }
 
+/* With a companion, only its fd is polled: it wakes per frame, and the main socket kept
+ * out of every epoll set has no waiter to wake when each sent skb is freed
+ * (sock_def_write_space) or a block retires. */
 int hs_af_packet_fd(const hs_af_packet_t *ap)
 {
-    return ap->ep_fd >= 0 ? ap->ep_fd : ap->fd;
+    return ap->wake_fd >= 0 ? ap->wake_fd : ap->fd;
 }
 
 int hs_af_packet_ifindex(const hs_af_packet_t *ap)

@@ -11,7 +11,7 @@
  *    kernel (x86 only: it relies on the kernel's stores becoming visible in order, TSO);
  *  - for a sleeping worker, a companion socket with a tiny TPACKET_V2 ring (one byte per
  *    frame, filtered) gets every frame too and wakes epoll at once (V2 wakes per frame).
- *    The fd handed out is an epoll fd over both sockets. The companion is drained (memory
+ *    The fd handed out for epoll is the companion's alone. The companion is drained (memory
  *    only, no syscall) whenever the main ring runs empty; under load its ring stays full and
  *    the kernel drops its copies before copying anything.
  * Transmit uses sendmmsg (one syscall per batch, the kernel copies) rather than a tx ring:

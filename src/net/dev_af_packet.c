@@ -200,8 +200,7 @@ int hs_af_packet_if_create(hs_net_t *net, const char *host_ifname, const uint8_t
     }
     int fd = hs_af_packet_fd(d->ap);
     uint32_t idx;
-    rv = hs_interface_create(net, name, &hs_af_packet_device_class, d, mac, 1, &fd,
-                             &idx);
+    rv = hs_interface_create(net, name, &hs_af_packet_device_class, d, mac, 1, &fd, &idx);
     if (rv < 0) {
         snprintf(err, err_len, "host-interface %s: cannot register %s: %s", host_ifname, name,
                  strerror(-rv));

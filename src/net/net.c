@@ -22,9 +22,11 @@ static int net_register_layers(hs_net_t *net, const hs_net_config_t *cfg)
     int rv;
     if (cfg->register_nodes && (rv = cfg->register_nodes(net, cfg->register_ctx)) < 0)
         return rv;
+    /* handoff-input before the devices' input nodes: input nodes are polled in index
+     * order, and segments already waiting in a ring go before newer ones of the same flow. */
     if ((rv = hs_ethernet_init(net)) < 0 || (rv = hs_arp_init(net)) < 0 ||
-        (rv = hs_ip4_init(net)) < 0 || (rv = hs_devices_init(net)) < 0 ||
-        (rv = hs_handoff_register_node(net)) < 0)
+        (rv = hs_ip4_init(net)) < 0 || (rv = hs_handoff_register_node(net)) < 0 ||
+        (rv = hs_devices_init(net)) < 0)
         return rv;
     if ((rv = hs_graph_finalize(&net->graph)) < 0)
         return rv;
@@ -63,7 +65,9 @@ static void flow_key_init(hs_net_t *net, uint64_t seed)
     if (!seed && getrandom(net->flow_key, sizeof(net->flow_key), GRND_NONBLOCK) ==
                      (ssize_t)sizeof(net->flow_key))
         return;
-    uint64_t st = seed ? seed : hs_clock_mono_ns(), k[2] = {hs_splitmix64(&st), hs_splitmix64(&st)};
+    uint64_t st = seed ? seed : hs_clock_mono_ns(), k[2];
+    k[0] = hs_splitmix64(&st); /* two statements: the order is defined */
+    k[1] = hs_splitmix64(&st);
     memcpy(net->flow_key, k, sizeof(k));
 }
 

@@ -74,7 +74,7 @@ static inline hs_app_t *hs_app_get(hs_session_main_t *sm, uint32_t index)
 }
 
 /* Control plane: listens on lcl (ip 0: every address of the fib) on every worker, so a
- * connection is accepted by whichever worker receives its first packet. 0 and the id
+ * connection is accepted by the worker owning its flow (hs_net_flow_worker). 0 and the id
  * for unlisten, or -EADDRINUSE, -EPROTONOSUPPORT (no such transport), the transport's
  * -errno, -ENOMEM. */
 int hs_app_listen(hs_app_t *app, uint8_t proto, const hs_endpoint_t *lcl, uint32_t *listener_id);

@@ -78,7 +78,8 @@ int hs_session_stack_create_cfg(const hs_session_stack_config_t *cfg, hs_net_t *
     hs_net_config_t ncfg = {.n_workers = cfg->n_workers ? cfg->n_workers : 1,
                             .n_buffers = cfg->n_buffers,
                             .clock = cfg->clock,
-                            .register_nodes = hs_session_register_nodes};
+                            .register_nodes = hs_session_register_nodes,
+                            .flow_seed = cfg->flow_seed};
     int rv = hs_net_create(net, &ncfg);
     if (rv < 0)
         return rv;

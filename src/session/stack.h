@@ -23,6 +23,7 @@ typedef struct {
     uint32_t n_workers;                 /* 0: 1 */
     uint32_t n_buffers;                 /* 0: the packet path's default */
     const hs_session_config_t *session; /* NULL: defaults */
+    uint64_t flow_seed;                 /* flow-to-worker hash key; 0: random (net.h) */
 } hs_session_stack_config_t;
 
 int hs_session_stack_create_cfg(const hs_session_stack_config_t *cfg, hs_net_t **net,

@@ -101,15 +101,20 @@ static void trace(hs_graph_rt_t *rt, hs_node_rt_t *node, hs_buf_t *b, const hs_t
     hs_trace_add(rt, node, b, &t, sizeof(t));
 }
 
-/* The worker owning b's flow (net/handoff.h); this one when the ports are not in the first
- * buffer (the segment is then judged, and dropped as malformed, here). */
-static uint32_t owner_of(const hs_net_worker_t *nw, hs_buf_t *b, tcp_trace_t *t)
+/* The worker owning b's flow (net/handoff.h); this one when the packet is too short to
+ * hold the ports (it is then dropped as malformed here). */
+static uint32_t owner_of(const hs_net_worker_t *nw, const hs_buf_pool_t *p, hs_buf_t *b,
+                         tcp_trace_t *t)
 {
     const hs_ip4_header_t *ih = (const hs_ip4_header_t *)hs_buf_cur(b);
     uint32_t ihl = hs_ip4_hdr_len(ih);
-    if (b->current_length < ihl + 4)
-        return nw->index;
+    uint8_t copy[HS_IP4_HDR_MAX + 4];
     const uint8_t *th = hs_buf_cur(b) + ihl;
+    if (hs_unlikely(b->current_length < ihl + 4)) { /* headers split over buffers */
+        if (hs_buf_copy_out(p, b, copy, ihl + 4) < ihl + 4)
+            return nw->index;
+        th = copy + ihl;
+    }
     *t = (tcp_trace_t){.src = ntohl(ih->src),
                        .dst = ntohl(ih->dst),
                        .sport = (uint16_t)(th[0] << 8 | th[1]),
@@ -166,7 +171,7 @@ static uint32_t tcp4_input_fn(hs_graph_rt_t *rt, hs_node_rt_t *node, const uint3
         hs_buf_t *b = hs_rt_buf(rt, bis[i]);
         if (several) {
             tcp_trace_t t;
-            uint32_t owner = owner_of(tw->nw, b, &t);
+            uint32_t owner = owner_of(tw->nw, rt->bufs->pool, b, &t);
             if (owner != tw->nw->index) {
                 if (hs_unlikely(b->flags & HS_BUF_F_TRACED))
                     hs_trace_add(rt, node, b, &t, sizeof(t));

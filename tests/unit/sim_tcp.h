@@ -229,7 +229,7 @@ static inline void sim_stack_new(sim_t *s, int i, const sim_config_t *cfg)
     hs_session_config_t sc = {.seed = cfg->seed + 1 + (uint64_t)i, .tcp = &tcp};
     sc.fifo.rx_fifo_size = sc.fifo.tx_fifo_size = cfg->fifo_size;
     hs_session_stack_config_t stc = {
-        .clock = &s->clk, .n_workers = 1, .n_buffers = 16384, .session = &sc};
+        .clock = &s->clk, .n_workers = 1, .n_buffers = 16384, .session = &sc, .flow_seed = 1};
     assert_int_equal(hs_session_stack_create_cfg(&stc, &s->net[i], &s->sm[i]), 0);
     uint32_t sw;
     assert_int_equal(hs_wire_if_create(s->net[i], s->wire, i, "wire0", macs[i], &sw), 0);

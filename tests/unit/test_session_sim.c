@@ -2,8 +2,9 @@
  * clock, joined by the wire driver without impairments: A at 192.168.77.1/24, B at .2.
  * The builtin echo server runs on B and the echo client on A; every byte is verified by
  * the client against its seeded pattern. Smoke tests: 1 connection of 1 MB, 8 connections
- * at once, a closed port (refused at once), stopping a server with open connections, and
- * show session. The 100 MB and loss/reorder matrix live in test_sim_tcp_*.c. */
+ * at once, a closed port (refused at once), stopping a server with open connections,
+ * several workers (segments handed between them), and show session. The 100 MB and
+ * loss/reorder matrix live in test_sim_tcp_*.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,10 +17,12 @@
 
 #include "drivers/wire.h"
 #include "net/devices.h"
+#include "net/handoff.h"
 #include "net/interface.h"
 #include "net/ip4.h"
 #include "session/echo.h"
 #include "session/stack.h"
+#include "tcp/tcp.h"
 
 #define IP_A 0xc0a84d01u /* 192.168.77.1 */
 #define IP_B 0xc0a84d02u /* 192.168.77.2 */
@@ -40,7 +43,7 @@ typedef struct {
 static void stack_new(sim_t *s, int i, const uint8_t *mac, uint32_t ip)
 {
     hs_session_stack_config_t cfg = {
-        .clock = &s->clk, .n_workers = s->n_workers, .n_buffers = 8192};
+        .clock = &s->clk, .n_workers = s->n_workers, .n_buffers = 8192, .flow_seed = 7};
     assert_int_equal(hs_session_stack_create_cfg(&cfg, &s->net[i], &s->sm[i]), 0);
     uint32_t sw;
     assert_int_equal(hs_wire_if_create(s->net[i], s->wire, i, "wire0", mac, &sw), 0);
@@ -70,6 +73,11 @@ static int sim_setup(void **state)
 static int sim_setup2(void **state)
 {
     return sim_setup_n(state, 2);
+}
+
+static int sim_setup3(void **state)
+{
+    return sim_setup_n(state, 3);
 }
 
 static int sim_teardown(void **state)
@@ -333,6 +341,72 @@ static void test_two_workers(void **state)
     assert_int_equal(hs_echo_server_destroy(es), 0);
 }
 
+/* Sum of one node's counter for a reason over a stack's workers. */
+static uint64_t node_count(hs_net_t *net, const char *node, uint16_t code)
+{
+    int ni = hs_graph_node_index(&net->graph, node);
+    assert_true(ni >= 0);
+    uint64_t sum = 0;
+    for (uint32_t w = 0; w < net->n_workers; w++)
+        sum += hs_net_worker(net, w)->rt.nodes[ni].errors[code];
+    return sum;
+}
+
+/* Runs a client on stack `side`, worker w, to ip:port to the end; every byte verified. */
+static void run_client_on(sim_t *s, int side, uint32_t w, uint32_t ip, uint16_t port, uint32_t n,
+                          uint64_t bytes)
+{
+    hs_echo_client_config_t cfg = {.rmt = {.ip = ip, .port = port},
+                                   .n_clients = n,
+                                   .bytes = bytes,
+                                   .seed = 0x5eed0000u + w,
+                                   .worker = w};
+    hs_echo_client_t *c = NULL;
+    assert_int_equal(hs_echo_client_start(s->sm[side], &cfg, &c), 0);
+    assert_true(sim_run(s, client_done, c, 60 * HS_NS_PER_S));
+    hs_echo_client_result_t r;
+    hs_echo_client_result(c, &r);
+    assert_true(hs_echo_client_ok(&r));
+    assert_int_equal(r.completed, n);
+    assert_int_equal(r.bytes_verified, (uint64_t)n * bytes);
+    assert_int_equal(hs_echo_client_destroy(c), 0);
+}
+
+/* Three workers per stack, one single-queue interface each: the worker polling the queue
+ * hands every segment of another worker's flow to its owner (net/handoff.h). Passive opens
+ * land on all three workers; active opens work from every worker, also from those that
+ * poll no queue; connections to the stack's own address cross workers both ways. */
+static void test_three_workers_handoff(void **state)
+{
+    sim_t *s = *state;
+    hs_echo_server_t *es = server_on_b(s, 7), *local = NULL;
+    hs_endpoint_t ep = {.ip = IP_A, .port = 8};
+    assert_int_equal(hs_echo_server_start(s->sm[0], &ep, &local), 0);
+    for (uint32_t w = 0; w < 3; w++)
+        run_client_on(s, 0, w, IP_B, 7, 12, 50 * 1000);
+    run_client_on(s, 0, 2, IP_A, 8, 10, 30 * 1000);
+    sim_run(s, NULL, NULL, 10 * HS_NS_PER_MS);
+    hs_echo_server_stats_t st;
+    hs_echo_server_stats(es, &st);
+    assert_int_equal(st.accepted, 36);
+    /* B's 36 passive opens spread over its workers by the flow hash (seed 7). */
+    for (uint32_t w = 0; w < 3; w++) {
+        hs_tcp_worker_t *tw = &s->sm[1]->tcp_workers[w];
+        assert_true(tw->stats[HS_TCP_S_PASSIVE_OPENS] > 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t sent = node_count(s->net[i], "tcp4-input", HS_TCP_E_HANDOFF);
+        assert_true(sent > 0);
+        assert_int_equal(node_count(s->net[i], "handoff-input", HS_HANDOFF_E_RECEIVED), sent);
+        assert_int_equal(node_count(s->net[i], "tcp4-input", HS_TCP_E_HANDOFF_FULL), 0);
+        assert_int_equal(node_count(s->net[i], "tcp4-input", HS_TCP_E_NO_LISTENER), 0);
+    }
+    hs_echo_server_stop(es);
+    hs_echo_server_stop(local);
+    assert_int_equal(hs_echo_server_destroy(es), 0);
+    assert_int_equal(hs_echo_server_destroy(local), 0);
+}
+
 /* Client and server on the same stack: the packets loop back through ip4-local. */
 static void test_local_connection(void **state)
 {
@@ -372,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_stop_while_connecting, sim_setup, sim_teardown),
         cmocka_unit_test_setup_teardown(test_local_connection, sim_setup, sim_teardown),
         cmocka_unit_test_setup_teardown(test_two_workers, sim_setup2, sim_teardown),
+        cmocka_unit_test_setup_teardown(test_three_workers_handoff, sim_setup3, sim_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
