@@ -175,6 +175,11 @@ static int cmd_set_mtu(hs_cli_args_t *a)
         hs_cli_u32(a, "MTU", 576, 9000, &mtu) < 0 || hs_cli_end(a) < 0)
         return -EINVAL;
     int rv = hs_interface_set_mtu(hs_cli_daemon(a)->net, sw, mtu);
+    if (rv == -EMSGSIZE)
+        return hs_cli_error(a, rv,
+                            "%s: the kernel interface it is attached to carries less than %u "
+                            "bytes: raise its MTU first (ip link set IFNAME mtu %u)",
+                            if_name(a, sw), mtu, mtu);
     return rv < 0 ? hs_cli_error(a, rv, "%s: %s", if_name(a, sw), strerror(-rv)) : 0;
 }
 

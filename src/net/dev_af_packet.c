@@ -119,11 +119,23 @@ static void afp_destroy(hs_interface_t *ifc)
     free(d);
 }
 
+/* The kernel interface is shared: not ours to change. More than it carries is refused. */
+static int afp_set_mtu(hs_interface_t *ifc, uint32_t mtu)
+{
+    const afp_dev_t *d = ifc->dev;
+    uint32_t kmtu = 0;
+    int rv = hs_kif_get_mtu(d->host_ifname, &kmtu);
+    if (rv < 0)
+        return rv;
+    return mtu > kmtu ? -EMSGSIZE : 0;
+}
+
 const hs_device_class_t hs_af_packet_device_class = {
     .name = "af_packet",
     .input_node_name = "af-packet-input",
     .rx = afp_rx,
     .tx = afp_tx,
+    .set_mtu = afp_set_mtu,
     .format = afp_format,
     .destroy = afp_destroy,
 };

@@ -186,6 +186,13 @@ static int tap_set_admin(hs_interface_t *ifc, bool up)
     return (rv == -ENOTTY || rv == -EINVAL) ? 0 : rv;
 }
 
+/* The kernel side takes the same MTU, so each side sends what the other accepts. */
+static int tap_set_mtu(hs_interface_t *ifc, uint32_t mtu)
+{
+    tap_dev_t *d = ifc->dev;
+    return hs_kif_set_mtu(d->tap.name, mtu);
+}
+
 static void tap_format(const hs_interface_t *ifc, hs_str_t *out)
 {
     const tap_dev_t *d = ifc->dev;
@@ -234,6 +241,7 @@ const hs_device_class_t hs_tap_device_class = {
     .rx = tap_rx,
     .tx = tap_tx,
     .set_admin = tap_set_admin,
+    .set_mtu = tap_set_mtu,
     .format = tap_format,
     .destroy = tap_destroy,
 };

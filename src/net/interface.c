@@ -185,6 +185,9 @@ int hs_interface_set_mtu(hs_net_t *net, uint32_t sw_if_index, uint32_t mtu)
         return -ENOENT;
     if (mtu < IF_MIN_MTU || mtu > IF_MAX_MTU)
         return -EINVAL;
+    int rv = ifc->dev_class->set_mtu ? ifc->dev_class->set_mtu(ifc, mtu) : 0;
+    if (rv < 0)
+        return rv;
     ifc->mtu = (uint16_t)mtu;
     return 0;
 }

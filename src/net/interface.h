@@ -24,6 +24,9 @@ typedef struct {
     uint32_t (*tx)(hs_net_worker_t *wk, hs_interface_t *ifc, const uint32_t *bis, uint32_t n);
     /* Optional: the device follows the admin state. */
     int (*set_admin)(hs_interface_t *ifc, bool up);
+    /* Optional: the device must carry IP packets of mtu bytes (a tap sets its kernel side;
+     * af_packet refuses more than the kernel interface carries, -EMSGSIZE). */
+    int (*set_mtu)(hs_interface_t *ifc, uint32_t mtu);
     /* Optional: driver details for show interface. */
     void (*format)(const hs_interface_t *ifc, hs_str_t *out);
     /* Releases the device. */

@@ -29,6 +29,10 @@ for workers in 1 0; do
     ctl_ok create host-interface name "$VA" "${mac[@]}"
     ctl_ok set interface ip address "host-$VA" 10.77.2.2/24
     ctl_ok set interface state "host-$VA" up
+    rc=0
+    out=$(ctl set interface mtu "host-$VA" 9000 2>&1) || rc=$?
+    [ "$rc" -eq 1 ] && echo "$out" | has "raise its MTU first (ip link set IFNAME mtu 9000)" ||
+        fail "an MTU above the veth's: exit $rc '$out'"
     if [ "$workers" = 1 ]; then
         ctl_ok show interface "host-$VA" | has "mac $kmac" && fail "the default MAC is the veth's"
         [ "$(promiscuity)" -gt 0 ] || fail "$VA is not promiscuous with a MAC of our own"

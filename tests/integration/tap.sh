@@ -10,6 +10,14 @@ for workers in 1 0 2; do
     ping_ok 100 -i 0.01 10.77.1.2
     ping_ok 5 -i 0.05 -s 8000 10.77.1.2
     ping_ok 3 -i 0.05 -s 1472 -M do 10.77.1.2 # exactly one full-size frame each way
+    if [ "$workers" -eq 1 ]; then
+        # The kernel side of the tap follows the stack's MTU: jumbo frames, never fragmented.
+        ctl_ok set interface mtu "$TAP" 9000
+        ip link show "$TAP" | has "mtu 9000" || fail "the kernel side of $TAP kept its MTU"
+        ping_ok 3 -i 0.05 -s 8000 -M do 10.77.1.2
+        ctl_ok set interface mtu "$TAP" 1500
+        ip link show "$TAP" | has "mtu 1500" || fail "the kernel side of $TAP kept MTU 9000"
+    fi
 
     out=$(arping -c 3 -i "$TAP" 10.77.1.2 2>&1) || true
     echo "$out" | tail -n 2
