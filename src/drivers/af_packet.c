@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define AFP_DEFAULT_BLOCK  (64u * 1024)
+#define AFP_DEFAULT_BLOCK  (128u * 1024) /* a 64 KiB GSO frame from a local kernel sender fits */
 #define AFP_DEFAULT_BLOCKS 32
 #define AFP_DEFAULT_TOV_MS 8
 #define AFP_RING_FRAME     2048 /* V3 ignores it beyond the frame_nr arithmetic */

@@ -31,7 +31,7 @@
 typedef struct hs_af_packet hs_af_packet_t;
 
 typedef struct {
-    uint32_t block_size;   /* rx ring block, a multiple of the page size; 0: 64 KiB */
+    uint32_t block_size;   /* rx ring block, a multiple of the page size; 0: 128 KiB */
     uint32_t n_blocks;     /* 0: 32 */
     uint32_t block_tov_ms; /* block retire timeout; 0: 8 ms (latency does not depend on it) */
     bool promisc;          /* receive frames for any MAC (when the stack's MAC differs) */
