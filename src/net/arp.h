@@ -9,14 +9,14 @@
 
 #include <string.h>
 
-#define HS_ARP_REACHABLE_NS (60 * HS_NS_PER_S) /* entry lifetime after a reply */
-#define HS_ARP_RETRY_NS     (1 * HS_NS_PER_S)  /* between requests while resolving */
-#define HS_ARP_MAX_RETRIES  3                  /* then the entry fails, held packets drop */
-#define HS_ARP_HOLD_PER_ENTRY                                                                      \
-    64 /* per unresolved neighbor: a burst of SYNs fits (Linux: unres_qlen 101) */
-#define HS_ARP_MAX_ENTRIES 65536
-#define HS_ARP_HOLD_MAX    1024               /* packets held over all entries */
-#define HS_ARP_GC_NS       (60 * HS_NS_PER_S) /* failed or unused stale entries go */
+/* Held per unresolved neighbor: 64 lets a burst of SYNs through (Linux: unres_qlen 101). */
+#define HS_ARP_HOLD_PER_ENTRY 64
+#define HS_ARP_REACHABLE_NS   (60 * HS_NS_PER_S) /* entry lifetime after a reply */
+#define HS_ARP_RETRY_NS       (1 * HS_NS_PER_S)  /* between requests while resolving */
+#define HS_ARP_MAX_RETRIES    3                  /* then the entry fails, held packets drop */
+#define HS_ARP_MAX_ENTRIES    65536
+#define HS_ARP_HOLD_MAX       1024               /* packets held over all entries */
+#define HS_ARP_GC_NS          (60 * HS_NS_PER_S) /* failed or unused stale entries go */
 
 /* ---- the packet (RFC 826) for Ethernet and IPv4, parsed at the door ---- */
 

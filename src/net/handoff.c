@@ -2,7 +2,6 @@
  * ring per (from, to) pair: the sending worker is the only producer, the owner the only
  * consumer, so no locks; entries are (node index << 32 | buffer index). */
 #include "net/handoff.h"
-#include "infra/log.h"
 #include "infra/siphash.h"
 
 #include <stdatomic.h>

@@ -123,33 +123,25 @@ static uint32_t owner_of(const hs_net_worker_t *nw, const hs_buf_pool_t *p, hs_b
     return hs_net_flow_worker(nw->net, HS_IP_PROTO_TCP, t->dst, t->dport, t->src, t->sport);
 }
 
-/* Sends the buffers of other workers' flows to their owners; what a full ring refuses is
- * dropped and counted. */
+/* Sends the buffers of other workers' flows to their owners, one batch per worker; what a
+ * full ring refuses is dropped and counted. */
 static void hand_off(hs_graph_rt_t *rt, hs_node_rt_t *node, hs_tcp_worker_t *tw,
                      const uint32_t *bis, const uint32_t *owner, uint32_t n)
 {
-    uint32_t todo[HS_FRAME_SIZE], n_todo = n, batch[HS_FRAME_SIZE];
-    memcpy(todo, owner, n * sizeof(*owner));
-    uint32_t order[HS_FRAME_SIZE];
-    for (uint32_t i = 0; i < n; i++)
-        order[i] = i;
-    while (n_todo) { /* one target worker per round */
-        uint32_t to = todo[0], n_batch = 0, n_rest = 0;
-        for (uint32_t i = 0; i < n_todo; i++) {
-            if (todo[i] == to) {
-                batch[n_batch++] = bis[order[i]];
-            } else {
-                todo[n_rest] = todo[i];
-                order[n_rest++] = order[i];
-            }
-        }
-        uint32_t sent = hs_handoff_send(tw->nw, to, node->node->index, batch, n_batch);
+    uint32_t batch[HS_FRAME_SIZE];
+    for (uint32_t to = 0; to < tw->nw->net->n_workers; to++) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (owner[i] == to)
+                batch[k++] = bis[i];
+        if (!k)
+            continue;
+        uint32_t sent = hs_handoff_send(tw->nw, to, node->node->index, batch, k);
         hs_node_count(node, HS_TCP_E_HANDOFF, sent);
-        for (uint32_t i = sent; i < n_batch; i++) {
+        for (uint32_t i = sent; i < k; i++) {
             tw->drops[HS_TCP_E_HANDOFF_FULL]++;
             hs_node_drop(rt, node, batch[i], HS_TCP_E_HANDOFF_FULL);
         }
-        n_todo = n_rest;
     }
 }
 
