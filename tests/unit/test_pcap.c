@@ -110,6 +110,16 @@ static const uint8_t global_header[24] = {
     0,    0,    0,    0,    0xff, 0xff, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
 };
 
+/* Wall-clock seconds as the pcap writer reads them. Not time(NULL): glibc takes that from
+ * the coarse clock, which can still show the previous second after CLOCK_REALTIME moved
+ * on, so a record could be "later" than a time(NULL) taken after it. */
+static time_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
 /* Checks the records of the file against frames (len, id) in order; returns the count. */
 static void check_records(const char *path, const uint32_t *lens, const uint32_t *ids, uint32_t n,
                           time_t t0, time_t t1)
@@ -141,7 +151,7 @@ static void test_records_byte_exact(void **state)
     fixture_t *f = *state;
     char err[256] = "";
     hs_pcap_config_t c = config(f, true, true, 0, UINT32_MAX);
-    time_t t0 = time(NULL);
+    time_t t0 = now_s();
     assert_int_equal(hs_pcap_start(&f->net, &c, err, sizeof(err)), 0);
     /* Short, MTU-sized, and chained (2 and 5 buffers) frames. */
     const uint32_t lens[] = {60, 1514, 3000, 9000, 42};
@@ -151,7 +161,7 @@ static void test_records_byte_exact(void **state)
     uint32_t written = 0;
     assert_int_equal(hs_pcap_stop(&f->net, &written), 0);
     assert_int_equal(written, 5);
-    check_records(f->path, lens, ids, 5, t0, time(NULL));
+    check_records(f->path, lens, ids, 5, t0, now_s());
     assert_null(f->net.pcap);
 }
 
@@ -174,7 +184,7 @@ static void test_filters(void **state)
     assert_int_equal(hs_pcap_stop(&f->net, &written), 0);
     assert_int_equal(written, 2);
     const uint32_t lens[] = {100, 200}, ids[] = {12, 13};
-    check_records(f->path, lens, ids, 2, 0, time(NULL));
+    check_records(f->path, lens, ids, 2, 0, now_s());
 }
 
 static void test_stops_at_max(void **state)
@@ -187,7 +197,7 @@ static void test_stops_at_max(void **state)
         capture(f, 0, 0, HS_RX, 64 + i, 20 + i);
     /* Closed by the capture of the third packet: the file is complete before any stop. */
     const uint32_t lens[] = {64, 65, 66}, ids[] = {20, 21, 22};
-    check_records(f->path, lens, ids, 3, 0, time(NULL));
+    check_records(f->path, lens, ids, 3, 0, now_s());
     hs_str_t s = {0};
     hs_pcap_format(&f->net, &s);
     assert_non_null(strstr(hs_str_cstr(&s), "finished, 3 packets written to"));
@@ -216,8 +226,8 @@ static void test_restart_replaces(void **state)
     assert_int_equal(hs_pcap_stop(&f->net, &written), 0);
     assert_int_equal(written, 1);
     const uint32_t l1[] = {80}, i1[] = {30}, l2[] = {90}, i2[] = {31};
-    check_records(first, l1, i1, 1, 0, time(NULL)); /* closed complete by the restart */
-    check_records(f->path, l2, i2, 1, 0, time(NULL));
+    check_records(first, l1, i1, 1, 0, now_s()); /* closed complete by the restart */
+    check_records(f->path, l2, i2, 1, 0, now_s());
     unlink(first);
 }
 
