@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define TUN_PATH    "/dev/net/tun"
-#define TAP_IOV_MAX 16
+#define TAP_IOV_MAX (HS_TAP_IOV_MAX + 1) /* the pieces and the header */
 
 #ifndef TUNSETCARRIER
 #define TUNSETCARRIER _IOW('T', 226, int)
@@ -48,8 +48,10 @@ static int tap_fail(const char *name, const char *what, int err_no, char *err, s
     return -err_no;
 }
 
-/* Opens one queue: a tun fd attached to the tap with the header size and offloads set. */
-static int tap_open_queue(const char *name, bool multi, int *fd_out, char *err, size_t err_len)
+/* Opens one queue: a tun fd attached to the tap with the header size and offloads set;
+ * *tso tells whether the kernel took TSO4 as well as checksum offload. */
+static int tap_open_queue(const char *name, bool multi, int *fd_out, bool *tso, char *err,
+                          size_t err_len)
 {
     int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -63,7 +65,8 @@ static int tap_open_queue(const char *name, bool multi, int *fd_out, char *err, 
         step = TUN_PATH; /* attaching is where permissions are checked */
     else if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_sz) < 0)
         step = "virtio-net header size";
-    else if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0)
+    else if (!(*tso = ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0) &&
+             ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0)
         step = "checksum offload";
     if (step) {
         int e = errno;
@@ -94,7 +97,7 @@ int hs_tap_open(hs_tap_t *t, const char *name, uint32_t n_queues, char *err, siz
     }
     memcpy(t->name, name, n + 1);
     for (uint32_t q = 0; q < n_queues; q++) {
-        int rv = tap_open_queue(name, n_queues > 1, &t->fd[q], err, err_len);
+        int rv = tap_open_queue(name, n_queues > 1, &t->fd[q], &t->tso_rx, err, err_len);
         if (rv < 0) {
             hs_tap_close(t);
             return rv;
@@ -118,7 +121,7 @@ void hs_tap_close(hs_tap_t *t)
 static int with_header(struct iovec *out, const hs_vnet_hdr_t *hdr, const struct iovec *iov,
                        int iovcnt)
 {
-    if (iovcnt < 0 || iovcnt >= TAP_IOV_MAX)
+    if (iovcnt < 0 || iovcnt > HS_TAP_IOV_MAX)
         return -EINVAL;
     out[0] = (struct iovec){.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)};
     memcpy(out + 1, iov, (size_t)iovcnt * sizeof(*iov));

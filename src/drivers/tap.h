@@ -4,8 +4,11 @@
  *
  * Header: 12 bytes (the virtio 1.0 layout, struct virtio_net_hdr_v1, with num_buffers),
  * chosen over the legacy 10 so the same layout serves a later vhost-net backend. Offloads:
- * TUN_F_CSUM only, so the kernel may hand us frames whose TCP/UDP checksum is still to be
- * completed (HS_VNET_F_NEEDS_CSUM); no TSO/UFO, so no frame exceeds the tap's MTU. */
+ * TUN_F_CSUM, so the kernel may hand us frames whose TCP/UDP checksum is still to be
+ * completed (HS_VNET_F_NEEDS_CSUM), and TUN_F_TSO4, so the kernel's TCP may hand us one
+ * IPv4 TCP segment of up to 64 KiB (HS_VNET_GSO_TCPV4) instead of MTU-sized ones; kernels
+ * that refuse TSO get checksum offload alone. Nothing is offloaded on transmit but the
+ * checksum: every frame we write fits the MTU. */
 #ifndef HS_DRIVERS_TAP_H
 #define HS_DRIVERS_TAP_H
 
@@ -16,16 +19,24 @@
 
 #define HS_TAP_MAX_QUEUES 16
 #define HS_TAP_NAME_MAX   16 /* IFNAMSIZ, with the NUL */
+#define HS_TAP_IOV_MAX                                                                             \
+    48 /* pieces of one frame in hs_tap_read/write (a 64 KiB TSO                                   \
+        * segment in 2 KiB buffers takes 31) */
 
 enum {
     HS_VNET_F_NEEDS_CSUM = 1, /* checksum at csum_start + csum_offset is still to be done */
     HS_VNET_F_DATA_VALID = 2, /* the kernel already validated the checksum */
 };
 
+enum {
+    HS_VNET_GSO_NONE = 0,
+    HS_VNET_GSO_TCPV4 = 1, /* one TCP segment larger than the MTU (gso_size: the MSS) */
+};
+
 /* struct virtio_net_hdr_v1, little-endian fields (this host's order on x86 and arm64). */
 typedef struct {
     uint8_t flags;
-    uint8_t gso_type; /* always 0 (GSO_NONE): no segmentation offload is enabled */
+    uint8_t gso_type; /* HS_VNET_GSO_*: TCPV4 on receive only (TUN_F_TSO4) */
     uint16_t hdr_len;
     uint16_t gso_size;
     uint16_t csum_start;  /* from the start of the Ethernet frame */
@@ -38,6 +49,7 @@ _Static_assert(sizeof(hs_vnet_hdr_t) == 12, "virtio_net_hdr_v1 is 12 bytes");
 typedef struct {
     char name[HS_TAP_NAME_MAX];
     uint32_t n_queues;
+    bool tso_rx; /* the kernel may send HS_VNET_GSO_TCPV4 frames (TUN_F_TSO4 taken) */
     int fd[HS_TAP_MAX_QUEUES];
 } hs_tap_t;
 

@@ -12,11 +12,20 @@
 
 /* 2048 + 4 * 2176 = 10752 bytes: a 9000-byte MTU frame (plus a VLAN tag) fits. A frame that
  * fills them all was cut by the read and is dropped as truncated. */
-#define TAP_RX_BUFS 5
+/* Read targets per queue: enough for the largest frame, a 64 KiB TSO segment (Ethernet,
+ * VLAN tag, 65535-byte IP packet) in a first buffer that keeps its headroom and full ones. */
+#define TAP_RX_MAX_FRAME (HS_ETH_HDR_LEN + 4 + 65535)
+_Static_assert(1 + (TAP_RX_MAX_FRAME - HS_BUF_DATA_SIZE + HS_BUF_HEADROOM + HS_BUF_DATA_SIZE - 1) /
+                           (HS_BUF_HEADROOM + HS_BUF_DATA_SIZE) <=
+                   HS_TAP_IOV_MAX,
+               "a whole TSO frame fits one hs_tap_read");
+#define TAP_RX_BUFS                                                                                \
+    (1 + (TAP_RX_MAX_FRAME - HS_BUF_DATA_SIZE + HS_BUF_HEADROOM + HS_BUF_DATA_SIZE - 1) /          \
+             (HS_BUF_HEADROOM + HS_BUF_DATA_SIZE))
 #define TAP_IOV_MAX 15
 
 typedef struct {
-    uint64_t truncated, runt, no_buf, errors, gso, csum_done;
+    uint64_t truncated, runt, no_buf, errors, gso, gso_other, csum_done;
 } tap_rx_stats_t;
 
 typedef struct {
@@ -82,8 +91,12 @@ static uint32_t spares_take(tap_dev_t *d, hs_buf_pool_t *p, uint32_t q, uint32_t
 static bool rx_offloads(tap_dev_t *d, hs_buf_pool_t *p, uint32_t q, hs_buf_t *b,
                         const hs_vnet_hdr_t *h)
 {
-    if (h->gso_type != 0) { /* never enabled (TUNSETOFFLOAD has no TSO/UFO) */
+    if (h->gso_type == HS_VNET_GSO_TCPV4) {
+        /* One TCP segment above the MTU, whole: TCP takes it as it is (no resegmenting),
+         * its checksum completed below like any other the kernel left to us. */
         d->rx[q].gso++;
+    } else if (h->gso_type != HS_VNET_GSO_NONE) { /* not enabled: TCPv6, UDP, ECN */
+        d->rx[q].gso_other++;
         return false;
     }
     if (h->flags & HS_VNET_F_NEEDS_CSUM) {
@@ -203,16 +216,17 @@ static void tap_format(const hs_interface_t *ifc, hs_str_t *out)
         s.no_buf += d->rx[q].no_buf;
         s.errors += d->rx[q].errors;
         s.gso += d->rx[q].gso;
+        s.gso_other += d->rx[q].gso_other;
         s.csum_done += d->rx[q].csum_done;
     }
     hs_str_printf(out,
-                  "tap %s: vnet header 12 bytes, offloads csum; rx truncated %lu runt %lu "
-                  "no-buffer %lu errors %lu gso %lu csum-completed %lu; tx errors %lu "
-                  "too-long %lu\n",
-                  d->tap.name, (unsigned long)s.truncated, (unsigned long)s.runt,
-                  (unsigned long)s.no_buf, (unsigned long)s.errors, (unsigned long)s.gso,
-                  (unsigned long)s.csum_done, (unsigned long)d->tx_errors,
-                  (unsigned long)d->tx_too_long);
+                  "tap %s: vnet header 12 bytes, offloads csum%s; rx truncated %lu runt %lu "
+                  "no-buffer %lu errors %lu tso-segments %lu gso-dropped %lu csum-completed %lu; "
+                  "tx errors %lu too-long %lu\n",
+                  d->tap.name, d->tap.tso_rx ? ", tso4 (rx)" : "", (unsigned long)s.truncated,
+                  (unsigned long)s.runt, (unsigned long)s.no_buf, (unsigned long)s.errors,
+                  (unsigned long)s.gso, (unsigned long)s.gso_other, (unsigned long)s.csum_done,
+                  (unsigned long)d->tx_errors, (unsigned long)d->tx_too_long);
 }
 
 /* Frees the read targets into the caches of the workers that own the queues (workers are
