@@ -48,6 +48,11 @@ static int tap_fail(const char *name, const char *what, int err_no, char *err, s
     return -err_no;
 }
 
+static bool set_offloads(int fd, unsigned long flags)
+{
+    return ioctl(fd, TUNSETOFFLOAD, flags) == 0;
+}
+
 /* Opens one queue: a tun fd attached to the tap with the header size and offloads set;
  * *tso tells whether the kernel took TSO4 as well as checksum offload. */
 static int tap_open_queue(const char *name, bool multi, int *fd_out, bool *tso, char *err,
@@ -65,8 +70,7 @@ static int tap_open_queue(const char *name, bool multi, int *fd_out, bool *tso, 
         step = TUN_PATH; /* attaching is where permissions are checked */
     else if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_sz) < 0)
         step = "virtio-net header size";
-    else if (!(*tso = ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0) &&
-             ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0)
+    else if (!(*tso = set_offloads(fd, TUN_F_CSUM | TUN_F_TSO4)) && !set_offloads(fd, TUN_F_CSUM))
         step = "checksum offload";
     if (step) {
         int e = errno;

@@ -19,9 +19,8 @@
 
 #define HS_TAP_MAX_QUEUES 16
 #define HS_TAP_NAME_MAX   16 /* IFNAMSIZ, with the NUL */
-#define HS_TAP_IOV_MAX                                                                             \
-    48 /* pieces of one frame in hs_tap_read/write (a 64 KiB TSO                                   \
-        * segment in 2 KiB buffers takes 31) */
+/* Pieces of one frame in hs_tap_read/write: a 64 KiB TSO segment in 2 KiB buffers takes 31. */
+#define HS_TAP_IOV_MAX 48
 
 enum {
     HS_VNET_F_NEEDS_CSUM = 1, /* checksum at csum_start + csum_offset is still to be done */

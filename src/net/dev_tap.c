@@ -10,18 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 2048 + 4 * 2176 = 10752 bytes: a 9000-byte MTU frame (plus a VLAN tag) fits. A frame that
- * fills them all was cut by the read and is dropped as truncated. */
 /* Read targets per queue: enough for the largest frame, a 64 KiB TSO segment (Ethernet,
- * VLAN tag, 65535-byte IP packet) in a first buffer that keeps its headroom and full ones. */
+ * VLAN tag, 65535-byte IP packet), in a first buffer that keeps its headroom and full ones
+ * after it (2048 + 30 * 2176 bytes). A frame that fills them all was cut by the read and is
+ * dropped as truncated. */
 #define TAP_RX_MAX_FRAME (HS_ETH_HDR_LEN + 4 + 65535)
-_Static_assert(1 + (TAP_RX_MAX_FRAME - HS_BUF_DATA_SIZE + HS_BUF_HEADROOM + HS_BUF_DATA_SIZE - 1) /
-                           (HS_BUF_HEADROOM + HS_BUF_DATA_SIZE) <=
-                   HS_TAP_IOV_MAX,
-               "a whole TSO frame fits one hs_tap_read");
 #define TAP_RX_BUFS                                                                                \
     (1 + (TAP_RX_MAX_FRAME - HS_BUF_DATA_SIZE + HS_BUF_HEADROOM + HS_BUF_DATA_SIZE - 1) /          \
              (HS_BUF_HEADROOM + HS_BUF_DATA_SIZE))
+_Static_assert(TAP_RX_BUFS <= HS_TAP_IOV_MAX, "a whole TSO frame fits one hs_tap_read");
 #define TAP_IOV_MAX 15
 
 typedef struct {
