@@ -175,11 +175,13 @@ static int cmd_set_mtu(hs_cli_args_t *a)
         hs_cli_u32(a, "MTU", 576, 9000, &mtu) < 0 || hs_cli_end(a) < 0)
         return -EINVAL;
     int rv = hs_interface_set_mtu(hs_cli_daemon(a)->net, sw, mtu);
-    if (rv == -EMSGSIZE)
+    if (rv == -EMSGSIZE) { /* a host-interface: "host-" and the kernel interface's name */
+        const char *name = if_name(a, sw), *kif = strncmp(name, "host-", 5) ? name : name + 5;
         return hs_cli_error(a, rv,
                             "%s: the kernel interface it is attached to carries less than %u "
-                            "bytes: raise its MTU first (ip link set IFNAME mtu %u)",
-                            if_name(a, sw), mtu, mtu);
+                            "bytes: raise its MTU first (ip link set %s mtu %u)",
+                            name, mtu, kif, mtu);
+    }
     return rv < 0 ? hs_cli_error(a, rv, "%s: %s", if_name(a, sw), strerror(-rv)) : 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,20 @@ static uint64_t next_due(hs_wthread_t *t, uint64_t now)
     return due;
 }
 
+/* A socket keeps reporting EPOLLERR until its error is read (af_packet after the link went
+ * down and up: ENETDOWN), which would wake the thread for ever. Reading it clears it; for
+ * a tap fd (not a socket) the call fails harmlessly. */
+static void clear_fd_error(const hs_wthread_t *t, const struct epoll_event *ev)
+{
+    if (!(ev->events & EPOLLERR))
+        return;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(ev->data.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+        HS_LOG_INFO("hsd", "worker %u: rx fd %d reported %s (cleared)", t->index, ev->data.fd,
+                    strerror(err));
+}
+
 static void sleep_in_epoll(hs_wthread_t *t, uint64_t now)
 {
     uint64_t due = next_due(t, now);
@@ -100,6 +115,7 @@ static void sleep_in_epoll(hs_wthread_t *t, uint64_t now)
             if (read(t->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 HS_LOG_WARN("hsd", "worker %u: eventfd read: %s", t->index, strerror(errno));
         } else {
+            clear_fd_error(t, &ev[i]);
             rx_ready = true;
         }
     }
@@ -283,9 +299,13 @@ bool hs_workers_main_poll(hs_workers_t *ws, uint64_t now_ns)
          * main epoll awake for ever: count such rounds and back off. */
         struct epoll_event ev[16];
         int n = epoll_wait(t->epfd, ev, 16, 0);
-        for (int i = 0; i < n; i++)
-            if (ev[i].data.fd != t->wake_fd && ++t->empty_wakeups > HS_WORKER_MAX_EMPTY_WAKEUPS)
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.fd == t->wake_fd)
+                continue;
+            clear_fd_error(t, &ev[i]);
+            if (++t->empty_wakeups > HS_WORKER_MAX_EMPTY_WAKEUPS)
                 nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
     }
     return again;
 }

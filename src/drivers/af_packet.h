@@ -69,7 +69,8 @@ int hs_af_packet_open(hs_af_packet_t **out, const char *ifname, const hs_af_pack
                       char *err, size_t err_len);
 void hs_af_packet_close(hs_af_packet_t *ap);
 
-/* Readable when frames wait (an epoll fd; add it to another epoll, level-triggered). */
+/* Readable when frames wait (the companion socket's fd, else the main one's; add it to an
+ * epoll set, level-triggered). */
 int hs_af_packet_fd(const hs_af_packet_t *ap);
 int hs_af_packet_ifindex(const hs_af_packet_t *ap);
 

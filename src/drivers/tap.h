@@ -59,14 +59,14 @@ typedef struct {
 int hs_tap_open(hs_tap_t *t, const char *name, uint32_t n_queues, char *err, size_t err_len);
 void hs_tap_close(hs_tap_t *t);
 
-/* Reads one frame from queue q: the header into *hdr, the frame into iov (at most 15
- * entries). Returns the frame's length without the header, -EAGAIN when the queue is empty,
- * or -errno. A frame longer than the iov is cut to fit: the caller sees a length equal to
+/* Reads one frame from queue q: the header into *hdr, the frame into iov (at most
+ * HS_TAP_IOV_MAX entries). Returns the frame's length without the header, -EAGAIN when the queue is
+ * empty, or -errno. A frame longer than the iov is cut to fit: the caller sees a length equal to
  * the iov's capacity and treats it as truncated. */
 ssize_t hs_tap_read(const hs_tap_t *t, uint32_t q, hs_vnet_hdr_t *hdr, const struct iovec *iov,
                     int iovcnt);
-/* Writes one frame (gathered from iov, at most 15 entries) behind hdr to queue q. Returns
- * the frame's length, -EAGAIN when the kernel's queue is full, or -errno. */
+/* Writes one frame (gathered from iov, at most HS_TAP_IOV_MAX entries) behind hdr to queue q.
+ * Returns the frame's length, -EAGAIN when the kernel's queue is full, or -errno. */
 ssize_t hs_tap_write(const hs_tap_t *t, uint32_t q, const hs_vnet_hdr_t *hdr,
                      const struct iovec *iov, int iovcnt);
 

@@ -1,5 +1,5 @@
-/* The tap device class: frames read with readv straight into buffers (a chain of up to five
- * for jumbo frames, kept allocated between reads), the virtio-net header turned into buffer
+/* The tap device class: frames read with readv straight into buffers (a chain of up to 31
+ * for a 64 KiB TSO segment, kept allocated between reads), the virtio-net header turned into buffer
  * flags and back, and the kernel side configured at creation. */
 #include "drivers/kernel_if.h"
 #include "drivers/tap.h"
@@ -20,6 +20,8 @@
              (HS_BUF_HEADROOM + HS_BUF_DATA_SIZE))
 _Static_assert(TAP_RX_BUFS <= HS_TAP_IOV_MAX, "a whole TSO frame fits one hs_tap_read");
 #define TAP_IOV_MAX 15
+/* Buffers one tap_rx call may fill (the pool holds 32768 by default). */
+#define TAP_RX_BUF_BUDGET 1024
 
 typedef struct {
     uint64_t truncated, runt, no_buf, errors, gso, gso_other, csum_done;
@@ -84,15 +86,23 @@ static uint32_t spares_take(tap_dev_t *d, hs_buf_pool_t *p, uint32_t q, uint32_t
     return head;
 }
 
+/* An untagged IPv4 frame carrying TCP, as a TCPV4 GSO header claims. */
+static bool is_ip4_tcp(hs_buf_t *b)
+{
+    const uint8_t *f = hs_buf_cur(b);
+    return b->current_length >= HS_ETH_HDR_LEN + 20 && f[12] == 0x08 && f[13] == 0x00 &&
+           f[HS_ETH_HDR_LEN + 9] == 6;
+}
+
 /* Header flags to buffer flags; false when the frame must be dropped. */
 static bool rx_offloads(tap_dev_t *d, hs_buf_pool_t *p, uint32_t q, hs_buf_t *b,
                         const hs_vnet_hdr_t *h)
 {
-    if (h->gso_type == HS_VNET_GSO_TCPV4) {
+    if (h->gso_type == HS_VNET_GSO_TCPV4 && is_ip4_tcp(b)) {
         /* One TCP segment above the MTU, whole: TCP takes it as it is (no resegmenting),
          * its checksum completed below like any other the kernel left to us. */
         d->rx[q].gso++;
-    } else if (h->gso_type != HS_VNET_GSO_NONE) { /* not enabled: TCPv6, UDP, ECN */
+    } else if (h->gso_type != HS_VNET_GSO_NONE) { /* not enabled (TCPv6, UDP, ECN) or lying */
         d->rx[q].gso_other++;
         return false;
     }
@@ -114,8 +124,10 @@ static uint32_t tap_rx(hs_net_worker_t *wk, hs_interface_t *ifc, uint32_t q, uin
     tap_dev_t *d = ifc->dev;
     hs_buf_pool_t *p = wk->bufs.pool;
     tap_rx_stats_t *st = &d->rx[q];
-    uint32_t n = 0;
-    while (n < max) {
+    uint32_t n = 0, bufs = 0;
+    /* A frame may take 31 buffers: a budget per call keeps one busy queue of TSO segments
+     * from draining the pool before the graph gives any back. */
+    while (n < max && bufs < TAP_RX_BUF_BUDGET) {
         if (!spares_fill(d, wk, q)) {
             st->no_buf++; /* the frame stays in the kernel until buffers come back */
             break;
@@ -140,6 +152,7 @@ static uint32_t tap_rx(hs_net_worker_t *wk, hs_interface_t *ifc, uint32_t q, uin
             continue; /* the read targets stay for the next frame */
         }
         uint32_t bi = spares_take(d, p, q, (uint32_t)r);
+        bufs += 1 + hs_buf_ptr(p, bi)->chain_rest_len / HS_BUF_DATA_SIZE;
         if (!rx_offloads(d, p, q, hs_buf_ptr(p, bi), &h)) {
             hs_if_counters(ifc, wk)->rx_drops++;
             hs_buf_free(&wk->bufs, &bi, 1);

@@ -147,7 +147,7 @@ typedef struct hs_tcp_conn {
     uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 4.3) */
     uint32_t sack_hint;     /* most recent out-of-order segment (RFC 2018: reported first) */
     uint16_t quickacks;     /* segments still ACKed at once */
-    uint16_t rcv_smss;      /* largest segment received: "full-sized" for delayed ACKs */
+    uint16_t rcv_smss;      /* largest segment received, at most rcv_mss: "full-sized" */
 
     /* congestion control (tcp_cc.h) and loss recovery */
     uint32_t cwnd, ssthresh;
@@ -197,6 +197,7 @@ typedef struct {
     _(SEGS_OUT, "segments sent")                                                                   \
     _(DATA_SEGS_IN, "data segments received")                                                      \
     _(DATA_SEGS_OUT, "data segments sent")                                                         \
+    _(SEGS_COPIED, "segments copied whole on input (headers split or too many buffers)")           \
     _(BYTES_IN, "payload bytes received in order")                                                 \
     _(BYTES_OUT, "payload bytes sent (new)")                                                       \
     _(OOO_SEGS_IN, "out-of-order segments kept")                                                   \

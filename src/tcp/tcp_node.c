@@ -58,7 +58,7 @@ static int parse_copied(hs_tcp_worker_t *tw, const hs_buf_pool_t *p, hs_buf_t *b
 {
     if (!tw->scratch && !(tw->scratch = malloc(SCRATCH_SIZE)))
         return HS_TCP_E_TOO_FRAGMENTED;
-    tw->drops[HS_TCP_E_TOO_FRAGMENTED]++;
+    tw->stats[HS_TCP_S_SEGS_COPIED]++;
     uint32_t n = hs_buf_copy_out(p, b, tw->scratch, ihl + l4_len);
     if (n < ihl + l4_len)
         return HS_TCP_E_TOO_SHORT;

@@ -10,7 +10,7 @@
 #define HS_TCP_HDR_LEN     20
 #define HS_TCP_HDR_MAX     60
 #define HS_TCP_MAX_SACK    4   /* blocks an option can carry (40 option bytes) */
-#define HS_TCP_MAX_SPANS   8   /* payload pieces a segment may arrive in (a buffer chain) */
+#define HS_TCP_MAX_SPANS   32  /* payload pieces of one segment: a 64 KiB one in 2 KiB buffers */
 #define HS_TCP_MAX_WSCALE  14  /* RFC 7323 2.3 */
 #define HS_TCP_DEFAULT_MSS 536 /* RFC 9293 3.7.1: assumed when a SYN carries no MSS option */
 
@@ -104,7 +104,7 @@ typedef struct {
     _(BAD_HDR_LEN, "bad data offset")                                                              \
     _(BAD_CHECKSUM, "bad checksum")                                                                \
     _(BAD_ADDRESS, "broadcast or multicast address")                                               \
-    _(TOO_FRAGMENTED, "payload in too many buffers (copied)")                                      \
+    _(TOO_FRAGMENTED, "payload in too many buffers, no memory to copy it")                         \
     _(NO_LISTENER, "no connection or listener (RST sent)")                                         \
     _(RST_NO_CONN, "RST for no connection")                                                        \
     _(LISTEN_ACK, "ACK to a listener (RST sent)")                                                  \

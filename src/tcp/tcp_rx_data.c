@@ -130,8 +130,11 @@ int hs_tcp_rx_data(hs_tcp_worker_t *tw, hs_tcp_conn_t *tc, const hs_tcp_seg_t *s
     if (!(tc->flags & HS_TCP_F_SESSION))
         return HS_TCP_E_FIFO_FULL;
     tcp_count(tw, HS_TCP_S_DATA_SEGS_IN, 1);
-    if (seg->payload_len > tc->rcv_smss)
-        tc->rcv_smss = (uint16_t)HS_MIN(seg->payload_len, UINT16_MAX);
+    /* "Full-sized" is at most the MSS we offered: a peer's TSO/GSO segment (many MSS in
+     * one) must count as several, or delayed ACKs would wait for twice its size. */
+    uint32_t smss = HS_MIN(seg->payload_len, tc->rcv_mss ? tc->rcv_mss : UINT16_MAX);
+    if (smss > tc->rcv_smss)
+        tc->rcv_smss = (uint16_t)smss;
     uint32_t seq = seg->seq + !!(seg->flags & HS_TCP_SYN); /* text follows a SYN */
     uint32_t skip = hs_seq_lt(seq, tc->rcv_nxt) ? tc->rcv_nxt - seq : 0;
     if (skip >= seg->payload_len) { /* all old: the ACK we send tells the peer */

@@ -31,7 +31,7 @@ for workers in 1 0; do
     ctl_ok set interface state "host-$VA" up
     rc=0
     out=$(ctl set interface mtu "host-$VA" 9000 2>&1) || rc=$?
-    [ "$rc" -eq 1 ] && echo "$out" | has "raise its MTU first (ip link set IFNAME mtu 9000)" ||
+    [ "$rc" -eq 1 ] && echo "$out" | has "raise its MTU first (ip link set $VA mtu 9000)" ||
         fail "an MTU above the veth's: exit $rc '$out'"
     if [ "$workers" = 1 ]; then
         ctl_ok show interface "host-$VA" | has "mac $kmac" && fail "the default MAC is the veth's"

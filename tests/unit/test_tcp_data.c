@@ -337,6 +337,13 @@ static void test_delayed_ack(void **state)
     fx_peer_send(f, &p, 0, d, 1460);
     fx_expect(f, &p, HS_TCP_ACK, p.ack, p.seq, 0);
     assert_false(hs_tcp_timer_running(fs_conn(f, p.si), HS_TCP_T_DELACK));
+    /* One segment made of three full-sized ones (the kernel's TSO through a tap, GSO over
+     * af_packet) is ACKed at once: "full-sized" stays the MSS we offered. */
+    static uint8_t big[3 * 1460];
+    fill_pat(big, 0, sizeof(big));
+    fx_peer_send(f, &p, 0, big, sizeof(big));
+    fx_expect(f, &p, HS_TCP_ACK, p.ack, p.seq, 0);
+    assert_int_equal(fs_conn(f, p.si)->rcv_smss, fs_conn(f, p.si)->rcv_mss);
     fx_free(f);
 }
 
