@@ -30,6 +30,7 @@
 #include "net/devices.h"
 #include "net/interface.h"
 #include "net/ip4.h"
+#include "be_bytes.h"
 
 #define HOST_IP  0x0a620001u /* 10.98.0.1 on hsa1, the kernel side */
 #define STACK_IP 0x0a620002u /* 10.98.0.2, "our" side behind hsa0 */
@@ -38,28 +39,6 @@
 
 static bool ready;
 static uint8_t our_mac[6], host_mac[6];
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 static uint16_t csum(const uint8_t *p, size_t len)
 {

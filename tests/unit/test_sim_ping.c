@@ -23,6 +23,7 @@
 #include "net/interface.h"
 #include "net/ip4.h"
 #include "net/net.h"
+#include "be_bytes.h"
 
 #define IP_A    0xc0a84d01u /* 192.168.77.1 */
 #define IP_B    0xc0a84d02u /* 192.168.77.2 */
@@ -174,22 +175,6 @@ static void sim_run_until(sim_t *s, uint64_t until)
         }
         hs_clock_set(&s->clk, next);
     }
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
 static uint8_t payload_byte(uint16_t seq, uint32_t i)

@@ -27,6 +27,7 @@
 #include "net/devices.h"
 #include "net/interface.h"
 #include "net/ip4.h"
+#include "be_bytes.h"
 
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -55,28 +56,6 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
     if (len & 1)
         sum += (uint32_t)p[len - 1] << 8;
     return sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
 static size_t eth_hdr(uint8_t *f, const uint8_t *dst, uint16_t type)
